@@ -1,0 +1,49 @@
+/*
+ * rec.h - one JSON record (a transaction-log line, an alert), written as a
+ * stream with libyajl's generator: no tree, no allocation per field, which
+ * matters on the packet path.  Keys are plain C strings; string values are
+ * sanitised (bytes that are not printable ASCII become \u00XX escapes of
+ * their byte value), so a device that answers with garbage never yields an
+ * invalid JSON line.
+ *
+ * Inside an array, pass key = NULL.
+ */
+#ifndef MM_REC_H
+#define MM_REC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mm_rec;
+
+struct mm_rec *rec_new(void);
+void rec_free(struct mm_rec *r);
+
+/* start a fresh top-level object; discards anything unfinished */
+void rec_begin(struct mm_rec *r);
+/* close the top-level object; returns the text (valid until the next begin) */
+const char *rec_finish(struct mm_rec *r, size_t *len);
+
+void rec_str(struct mm_rec *r, const char *k, const char *v);
+/* n bytes that may hold anything: non-printable bytes are escaped */
+void rec_strn(struct mm_rec *r, const char *k, const uint8_t *v, size_t n);
+void rec_int(struct mm_rec *r, const char *k, long long v);
+void rec_uint(struct mm_rec *r, const char *k, unsigned long long v);
+void rec_bool(struct mm_rec *r, const char *k, bool v);
+void rec_double(struct mm_rec *r, const char *k, double v);
+void rec_null(struct mm_rec *r, const char *k);
+/* bytes as lower-case hex text */
+void rec_hex(struct mm_rec *r, const char *k, const uint8_t *p, size_t n);
+/* an already-formatted JSON value (object, array, number) spliced in */
+void rec_raw(struct mm_rec *r, const char *k, const char *json, size_t n);
+
+void rec_obj_begin(struct mm_rec *r, const char *k);
+void rec_obj_end(struct mm_rec *r);
+void rec_arr_begin(struct mm_rec *r, const char *k);
+void rec_arr_end(struct mm_rec *r);
+
+/* ISO 8601 UTC with microseconds: 2026-11-26T12:04:03.123456Z (buf >= 32) */
+void mm_format_ts(char *buf, size_t len, int64_t sec, int64_t usec);
+
+#endif /* MM_REC_H */

@@ -1,0 +1,155 @@
+/*
+ * dissector.h - what a protocol dissector is, and the services the daemon
+ * offers it.
+ *
+ * One dissector = one file + one `const struct mm_dissector` in the
+ * registry (registry.c).  A dissector never sees sockets, libnids, zones
+ * or ZeroMQ: it frames PDUs (TCP), parses one whole PDU through the bounded
+ * reader (rd.h) and reports what it found through the mm_* calls below:
+ *   - operations (classified requests) for the zone policy,
+ *   - named events (anomalies) from its own event table,
+ *   - transaction-log records (only when the log is on),
+ *   - asset facts (what a device says about itself).
+ */
+#ifndef MM_DISSECTOR_H
+#define MM_DISSECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/rec.h"
+#include "rd.h"
+
+/* Operation classes (DESIGN.md): the protocol-agnostic policy vocabulary. */
+enum mm_op_class {
+	MM_OP_READ = 0,
+	MM_OP_WRITE,
+	MM_OP_PROGRAM,
+	MM_OP_CONTROL,
+	MM_OP_DISCOVER,
+	MM_OP_OTHER,
+	MM_OP__N
+};
+
+extern const char *const mm_op_class_names[MM_OP__N];
+/* -1 when s names no class */
+int mm_op_class_from_name(const char *s);
+
+/* Direction of the bytes being parsed, relative to the TCP/UDP server. */
+enum mm_dir {
+	MM_DIR_TO_SERVER = 0, /* requests */
+	MM_DIR_TO_CLIENT = 1, /* responses */
+};
+
+/*
+ * A named event.  Names are `<area>.<snake_case>` and stable: users write
+ * suppressions against them.  Severity 1 is the highest (EVE convention).
+ */
+struct mm_event_def {
+	const char *name;     /* "modbus.invalid_length" */
+	uint8_t severity;     /* 1 (highest) .. 4 */
+	const char *category; /* EVE alert.category */
+	const char *cause;    /* one line: what it usually means */
+};
+
+/* One classified request, handed to the zone policy. */
+struct mm_op {
+	enum mm_op_class cls;
+	unsigned function;         /* protocol function / service code */
+	const char *function_name; /* "write_single_register" */
+	char target[96];           /* human-readable: "unit 1 holding 100 x10" */
+};
+
+/*
+ * The daemon's view of the flow and of the packet being processed.  The
+ * daemon fills `ops` with its services; unit tests fill it with recorders.
+ * Dissectors use only the mm_* wrappers below.
+ */
+struct mm_ctx;
+
+struct mm_ctx_ops {
+	void (*op)(struct mm_ctx *c, const struct mm_op *op);
+	void (*event)(struct mm_ctx *c, const struct mm_event_def *ev,
+		      const char *detail);
+	struct mm_rec *(*txlog_begin)(struct mm_ctx *c);
+	void (*txlog_end)(struct mm_ctx *c, struct mm_rec *r);
+	void (*asset_fact)(struct mm_ctx *c, bool server_side, const char *key,
+			   const uint8_t *value, size_t len);
+};
+
+struct mm_ctx {
+	const struct mm_ctx_ops *ops;
+	enum mm_dir dir; /* which way the PDU being parsed travels */
+	void *host;      /* the daemon's flow (or a test's recorder) */
+};
+
+/* --- services, dispatched through c->ops (dissectors/ctx.c) --- */
+
+/* which way the PDU being parsed travels */
+static inline enum mm_dir mm_ctx_dir(const struct mm_ctx *c)
+{
+	return c->dir;
+}
+/* report a classified request (policy, op.program/op.control alerts) */
+void mm_emit_op(struct mm_ctx *c, const struct mm_op *op);
+/* report a named event; detail is a short printf-style explanation */
+void mm_emit_event(struct mm_ctx *c, const struct mm_event_def *ev,
+		   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/*
+ * Start a transaction-log record for this PDU.  Returns NULL when this
+ * protocol's log is off: build nothing then.  The daemon has already
+ * written the common fields (ts, frame, flow_id, addresses, zones,
+ * direction); the dissector adds its own and calls mm_txlog_end().
+ */
+struct mm_rec *mm_txlog_begin(struct mm_ctx *c);
+void mm_txlog_end(struct mm_ctx *c, struct mm_rec *r);
+/*
+ * A fact a device states about itself (vendor, model, firmware...).
+ * `server_side` true: the fact is about the server end of the flow.
+ */
+void mm_asset_fact(struct mm_ctx *c, bool server_side, const char *key,
+		   const uint8_t *value, size_t len);
+
+/* --- the dissector itself --- */
+
+enum mm_probe {
+	MM_PROBE_NO = 0,   /* not this protocol */
+	MM_PROBE_YES = 1,  /* bytes look like a valid PDU start */
+	MM_PROBE_MORE = 2, /* too few bytes to tell */
+};
+
+struct mm_dissector {
+	const char *name;      /* app_proto, and the log file's name */
+	uint8_t transport;     /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t ports[8];     /* server ports it is tried on, 0-terminated */
+	size_t max_pdu;        /* framing bound: a longer PDU is invalid */
+	/*
+	 * Cheap heuristic on the first bytes seen in one direction: numbered
+	 * checks, never the port alone.  Also used to find the next PDU
+	 * boundary after a gap or on mid-stream pickup.
+	 */
+	enum mm_probe (*probe)(const uint8_t *p, size_t n, enum mm_dir dir);
+	/*
+	 * TCP framing: the length of the PDU that starts at p (> 0), 0 when
+	 * more bytes are needed to tell, -1 when p is not a PDU start.
+	 * NULL for UDP dissectors (a datagram is one PDU).
+	 */
+	long (*pdu_len)(const uint8_t *p, size_t n);
+	/* per-flow state; NULL state_new means stateless */
+	void *(*state_new)(void);
+	void (*state_free)(void *st);
+	/* parse one whole PDU (TCP) or one datagram's payload (UDP) */
+	void (*parse)(struct mm_ctx *c, void *st, const uint8_t *p, size_t n);
+	/* the flow ends (close, reset, timeout, end of capture); may be NULL */
+	void (*flow_end)(struct mm_ctx *c, void *st);
+	const struct mm_event_def *events; /* this dissector's event table */
+	size_t n_events;
+};
+
+/* registry.c: every dissector, NULL-terminated */
+extern const struct mm_dissector *const mm_dissectors[];
+
+const struct mm_dissector *mm_dissector_by_name(const char *name);
+
+#endif /* MM_DISSECTOR_H */

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Install the Debian packages mimamori needs, only those missing.
+# Runs as root on Debian 12 (apt-get); prints what it installs.
+set -e
+PKGS="build-essential pkg-config libpcap-dev libnids-dev libmodbus-dev
+libzmq3-dev libsqlite3-dev sqlite3 libyaml-dev libyajl-dev libjansson-dev
+libcmocka-dev tshark tcpdump iproute2 ieee-data"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: missing packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; answer no, quietly
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends $missing >/dev/null
+echo "install-deps: done"
