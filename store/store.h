@@ -42,6 +42,23 @@ int store_db_commit(struct store_db *db);
 int store_db_put(struct store_db *db, const char *kind, const char *sensor,
 		 uint64_t seq, const char *json, size_t len, char *err,
 		 size_t errlen);
+/*
+ * After store_db_put() returned -1: true when the record itself is at fault
+ * (not JSON, no alert.signature, unknown kind): resending it can never help,
+ * so the server acknowledges it.  False when the database failed (disk
+ * full, I/O error): the server must not acknowledge, the sensor resends.
+ */
+bool store_db_err_is_record(const struct store_db *db);
+/* roll back an open transaction (after a failed commit); 0 or -1 */
+int store_db_rollback(struct store_db *db);
+
+/*
+ * Parse an ISO 8601 timestamp as EVE writes it: "2015-10-22T10:00:01.123456Z",
+ * "...+0000", "...+09:00", fractions of any length, or only a date
+ * ("2015-10-22").  A missing offset means UTC.  0 and seconds/microseconds
+ * since the epoch, or -1.
+ */
+int store_ts_parse(const char *s, int64_t *sec, int64_t *usec);
 
 /* ---------------- ZeroMQ store server (store/server.c) ---------------- */
 
@@ -68,7 +85,28 @@ int store_server_run(struct store_server *s);
 int store_server_start_thread(struct store_server *s);
 /* ask run() to return after committing what it holds; joins the thread */
 void store_server_stop(struct store_server *s);
+/*
+ * Only set the flag that makes run() commit and return: async-signal-safe,
+ * for a SIGINT/SIGTERM handler around a foreground run().
+ */
+void store_server_request_stop(struct store_server *s);
 void store_server_free(struct store_server *s);
+/* the endpoint actually bound ("tcp://127.0.0.1:*" resolves to its port) */
+const char *store_server_endpoint(const struct store_server *s);
+
+struct store_server_stats {
+	uint64_t stored;     /* records newly stored */
+	uint64_t duplicates; /* (sensor, seq) already there: acked again */
+	uint64_t errors;     /* bad records (not JSON...): acked, not stored */
+	uint64_t db_errors;  /* database failures: not acked, will be resent */
+	uint64_t malformed;  /* multipart messages not in the protocol: dropped */
+	uint64_t batches;    /* transactions committed */
+	uint64_t acks;       /* seqs acknowledged */
+	uint64_t ack_drops;  /* ack messages the socket refused (peer gone) */
+};
+/* a consistent-enough snapshot (each counter read atomically) */
+void store_server_stats(const struct store_server *s,
+			struct store_server_stats *st);
 
 /* ---------------- sensor side (store/link.c) ---------------- */
 
