@@ -1,0 +1,323 @@
+/*
+ * alert.c - from what a dissector reports to EVE-shaped alerts: the zone
+ * policy for operations, the dissectors' own events, and the services a
+ * dissector calls (mm_sensor_ctx_ops).
+ *
+ * Alerts are Suricata-EVE-shaped JSON (timestamp, event_type "alert",
+ * src_ip/src_port/dest_ip/dest_port, proto, app_proto, alert.signature,
+ * alert.category, alert.severity with 1 = highest) plus src_zone,
+ * dest_zone, sensor, frame and the protocol object.  They leave through the
+ * link, which never blocks the capture thread.
+ */
+#include <netinet/in.h>
+#include <string.h>
+
+#include "../store/store.h"
+#include "sensor.h"
+
+/*
+ * The policy signatures.  Names are stable: users write suppressions
+ * against them.  signature_id values are stable too (2100000 + n).
+ */
+enum pol_sig { SIG_NO_CONDUIT, SIG_OP_NOT_ALLOWED, SIG_UNKNOWN_HOST,
+	       SIG_OP_PROGRAM, SIG_OP_CONTROL, SIG__N };
+
+static const struct mm_event_def policy_sigs[SIG__N] = {
+	[SIG_NO_CONDUIT] = { "zone.no_conduit", 1, "Policy Violation",
+		"an operation between two zones that no conduit connects: "
+		"the zone model says these zones do not talk at all" },
+	[SIG_OP_NOT_ALLOWED] = { "zone.op_not_allowed", 2, "Policy Violation",
+		"a conduit connects the zones, but not for this protocol or "
+		"operation class (e.g. a write where only reads are allowed)" },
+	[SIG_UNKNOWN_HOST] = { "zone.unknown_host", 2, "Unknown Device",
+		"a host in no zone talks an industrial protocol: a new device, "
+		"or a brought-in maintenance PC (持ち込み機器)" },
+	[SIG_OP_PROGRAM] = { "op.program", 3, "Program Change",
+		"logic or firmware of a controller is being changed (download, "
+		"upload, block or object changes)" },
+	[SIG_OP_CONTROL] = { "op.control", 3, "Operating State Change",
+		"the operating state of a device is being changed (start, stop, "
+		"restart, listen-only, communication control)" },
+};
+
+/* MITRE ATT&CK for ICS techniques per operation class (DESIGN.md) */
+static const char *const op_attack[MM_OP__N][2] = {
+	[MM_OP_WRITE] = { "T0855", "T0836" },   /* unauthorized command, modify parameter */
+	[MM_OP_PROGRAM] = { "T0843", "T0845" }, /* program download, program upload */
+	[MM_OP_CONTROL] = { "T0858", "T0816" }, /* change operating mode, device restart */
+	[MM_OP_DISCOVER] = { "T0888", "T0846" },/* remote system (information) discovery */
+};
+
+static int clamp_sev(int s)
+{
+	return s < 1 ? 1 : s > 4 ? 4 : s;
+}
+
+/* how much a zone's 対策強度 softens a policy alert: high 0 .. minimum 2 */
+static int strength_adj(const struct zone *z)
+{
+	if (!z)
+		return 1;
+	return 2 - (int)z->strength;
+}
+
+static bool class_changes_process(enum mm_op_class c)
+{
+	return c == MM_OP_WRITE || c == MM_OP_PROGRAM || c == MM_OP_CONTROL;
+}
+
+/*
+ * Severity of a policy alert = how unexpected the operation is x the
+ * strength of the destination zone (DESIGN.md "Zones"):
+ *
+ *   signature            write/program/control   read/discover/other
+ *   zone.no_conduit              1                       2
+ *   zone.op_not_allowed          2                       3
+ *   + 0 for a high (高) zone, +1 medium (中), +2 minimum (最低限); 1..4.
+ *
+ *   op.program/op.control: 1 outside the policy (2 into a minimum zone),
+ *   3 when a conduit allows it (4 into a minimum zone).
+ *   zone.unknown_host: 2 + the adjustment of the other end's zone.
+ */
+static int policy_severity(enum pol_sig sig, enum mm_op_class cls,
+			   const struct zone *dst, bool allowed)
+{
+	bool minimum = dst && dst->strength == ZONE_STRENGTH_MINIMUM;
+
+	switch (sig) {
+	case SIG_NO_CONDUIT:
+		return clamp_sev((class_changes_process(cls) ? 1 : 2) + strength_adj(dst));
+	case SIG_OP_NOT_ALLOWED:
+		return clamp_sev((class_changes_process(cls) ? 2 : 3) + strength_adj(dst));
+	case SIG_OP_PROGRAM:
+	case SIG_OP_CONTROL:
+		return (allowed ? 3 : 1) + (minimum ? 1 : 0);
+	case SIG_UNKNOWN_HOST:
+		return clamp_sev(2 + (dst ? strength_adj(dst) : 1));
+	default:
+		return 3;
+	}
+}
+
+static void zone_obj(struct mm_rec *r, const char *k, const struct zone *z,
+		     const char *host)
+{
+	if (!z) {
+		rec_null(r, k);
+		return;
+	}
+	rec_obj_begin(r, k);
+	rec_str(r, "id", z->id);
+	if (z->name)
+		rec_str(r, "name", z->name);
+	if (z->archetype)
+		rec_str(r, "archetype", z->archetype);
+	rec_str(r, "strength", zone_strength_name(z->strength));
+	if (host)
+		rec_str(r, "host", host);
+	rec_obj_end(r);
+}
+
+struct alert_args {
+	const struct mm_event_def *sig;
+	int signature_id;
+	int severity;
+	const struct mm_op *op;     /* NULL for protocol events */
+	const char *detail;
+	const char *unknown_ip;     /* zone.unknown_host: which address */
+};
+
+static void send_alert(struct mm_flow *f, enum mm_dir dir,
+		       const struct alert_args *a)
+{
+	struct mm_rec *r = mm.rec_alert;
+	bool to_srv = dir == MM_DIR_TO_SERVER;
+	const struct zone *sz = to_srv ? f->cli_zone : f->srv_zone;
+	const struct zone *dz = to_srv ? f->srv_zone : f->cli_zone;
+	const char *app = f->d ? f->d->name : NULL;
+	char ts[40];
+	const char *json;
+	size_t len;
+
+	mm_format_ts(ts, sizeof(ts), mm.now.tv_sec, mm.now.tv_usec);
+	rec_begin(r);
+	rec_str(r, "timestamp", ts);
+	rec_uint(r, "flow_id", f->id);
+	rec_str(r, "event_type", "alert");
+	rec_str(r, "src_ip", to_srv ? f->cli_str : f->srv_str);
+	rec_int(r, "src_port", to_srv ? f->cli_port : f->srv_port);
+	rec_str(r, "dest_ip", to_srv ? f->srv_str : f->cli_str);
+	rec_int(r, "dest_port", to_srv ? f->srv_port : f->cli_port);
+	rec_str(r, "proto", f->transport == IPPROTO_TCP ? "TCP" : "UDP");
+	if (app)
+		rec_str(r, "app_proto", app);
+	rec_str(r, "sensor", mm.cfg.sensor);
+	rec_uint(r, "frame", mm.frame);
+	rec_str(r, "src_zone", sz ? sz->id : NULL);
+	rec_str(r, "dest_zone", dz ? dz->id : NULL);
+
+	rec_obj_begin(r, "alert");
+	rec_str(r, "action", "allowed"); /* passive: we never block */
+	rec_int(r, "gid", 1);
+	rec_int(r, "signature_id", a->signature_id);
+	rec_int(r, "rev", 1);
+	rec_str(r, "signature", a->sig->name);
+	rec_str(r, "category", a->sig->category);
+	rec_int(r, "severity", a->severity);
+	rec_str(r, "cause", a->sig->cause);
+	rec_obj_begin(r, "metadata");
+	if (a->op) {
+		rec_arr_begin(r, "op");
+		rec_str(r, NULL, mm_op_class_names[a->op->cls]);
+		rec_arr_end(r);
+		if (op_attack[a->op->cls][0]) {
+			rec_arr_begin(r, "mitre_attack");
+			rec_str(r, NULL, op_attack[a->op->cls][0]);
+			rec_str(r, NULL, op_attack[a->op->cls][1]);
+			rec_arr_end(r);
+		}
+	}
+	if (a->unknown_ip) {
+		rec_arr_begin(r, "unknown_host");
+		rec_str(r, NULL, a->unknown_ip);
+		rec_arr_end(r);
+	}
+	rec_obj_end(r);
+	rec_obj_end(r);
+
+	rec_obj_begin(r, "zones");
+	zone_obj(r, "src", sz, to_srv ? f->cli_host : f->srv_host);
+	zone_obj(r, "dest", dz, to_srv ? f->srv_host : f->cli_host);
+	rec_obj_end(r);
+
+	if (app) {
+		rec_obj_begin(r, app);
+		if (a->op) {
+			rec_uint(r, "function", a->op->function);
+			if (a->op->function_name)
+				rec_str(r, "function_name", a->op->function_name);
+			rec_str(r, "op", mm_op_class_names[a->op->cls]);
+			if (a->op->target[0])
+				rec_str(r, "target", a->op->target);
+		}
+		if (a->detail && a->detail[0])
+			rec_str(r, "detail", a->detail);
+		rec_obj_end(r);
+	}
+	json = rec_finish(r, &len);
+
+	mm.st.alerts++;
+	if (mm.eve)
+		txlog_write_line(mm.eve, json, len);
+	if (mm.link && mm_link_send(mm.link, "alert", json, len) < 0)
+		mm.st.alerts_queue_dropped++;
+}
+
+static void policy_alert(struct mm_flow *f, enum pol_sig sig,
+			 const struct mm_op *op, bool allowed,
+			 const char *unknown_ip)
+{
+	struct alert_args a = {
+		.sig = &policy_sigs[sig],
+		.signature_id = 2100001 + (int)sig,
+		.op = op,
+		.unknown_ip = unknown_ip,
+	};
+	const struct zone *dst = f->srv_zone;
+
+	if (sig == SIG_UNKNOWN_HOST)
+		dst = f->srv_zone ? f->srv_zone : f->cli_zone;
+	a.severity = policy_severity(sig, op->cls, dst, allowed);
+	send_alert(f, MM_DIR_TO_SERVER, &a);
+}
+
+void alert_from_op(struct mm_flow *f, enum mm_dir dir, const struct mm_op *op)
+{
+	enum policy_verdict v;
+	const char *proto = f->d ? f->d->name : "unknown";
+
+	(void)dir; /* operations are requests: client -> server */
+	if (!f->cli_zone || !f->srv_zone) {
+		if (!f->cli_zone && hosts_first_unknown(f->cli_ip))
+			policy_alert(f, SIG_UNKNOWN_HOST, op, false, f->cli_str);
+		if (!f->srv_zone && hosts_first_unknown(f->srv_ip))
+			policy_alert(f, SIG_UNKNOWN_HOST, op, false, f->srv_str);
+		v = POLICY_UNKNOWN_HOST;
+	} else {
+		v = policy_check(mm.zones, f->cli_zone, f->srv_zone, proto, op->cls);
+		if (v == POLICY_NO_CONDUIT)
+			policy_alert(f, SIG_NO_CONDUIT, op, false, NULL);
+		else if (v == POLICY_OP_NOT_ALLOWED)
+			policy_alert(f, SIG_OP_NOT_ALLOWED, op, false, NULL);
+	}
+	/* engineers want to know whenever logic or operating state changes */
+	if (op->cls == MM_OP_PROGRAM)
+		policy_alert(f, SIG_OP_PROGRAM, op, v == POLICY_ALLOWED, NULL);
+	else if (op->cls == MM_OP_CONTROL)
+		policy_alert(f, SIG_OP_CONTROL, op, v == POLICY_ALLOWED, NULL);
+}
+
+void alert_from_event(struct mm_flow *f, enum mm_dir dir,
+		      const struct mm_event_def *ev, const char *detail)
+{
+	struct alert_args a = {
+		.sig = ev,
+		.severity = clamp_sev(ev->severity),
+		.detail = detail,
+	};
+	size_t idx = 0;
+
+	mm.st.events++;
+	if (f->d && ev >= f->d->events && ev < f->d->events + f->d->n_events)
+		idx = (size_t)(ev - f->d->events);
+	/* stable per registry position and event table row */
+	a.signature_id = 2200000 + (f->d_index < 0 ? 0 : f->d_index) * 1000 + (int)idx;
+	send_alert(f, dir, &a);
+}
+
+/* ---------------- the services a dissector calls ---------------- */
+
+static struct mm_flow *ctx_flow(struct mm_ctx *c)
+{
+	return (struct mm_flow *)c->host;
+}
+
+static void ctx_op(struct mm_ctx *c, const struct mm_op *op)
+{
+	alert_from_op(ctx_flow(c), c->dir, op);
+}
+
+static void ctx_event(struct mm_ctx *c, const struct mm_event_def *ev,
+		      const char *detail)
+{
+	alert_from_event(ctx_flow(c), c->dir, ev, detail);
+}
+
+static struct mm_rec *ctx_txlog_begin(struct mm_ctx *c)
+{
+	return txlog_begin(ctx_flow(c), c->dir);
+}
+
+static void ctx_txlog_end(struct mm_ctx *c, struct mm_rec *r)
+{
+	txlog_end(ctx_flow(c), r);
+}
+
+static void ctx_asset_fact(struct mm_ctx *c, bool server_side, const char *key,
+			   const uint8_t *value, size_t len)
+{
+	struct mm_flow *f = ctx_flow(c);
+
+	if (server_side)
+		hosts_fact(f->srv_ip, f->srv_zone, key, value, len);
+	else
+		hosts_fact(f->cli_ip, f->cli_zone, key, value, len);
+}
+
+const struct mm_ctx_ops mm_sensor_ctx_ops = {
+	.op = ctx_op,
+	.event = ctx_event,
+	.txlog_begin = ctx_txlog_begin,
+	.txlog_end = ctx_txlog_end,
+	.asset_fact = ctx_asset_fact,
+};

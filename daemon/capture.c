@@ -1,0 +1,315 @@
+/*
+ * capture.c - libpcap in, IPv4 out.
+ *
+ * We run our own pcap loop (not nids_run) so that every packet passes
+ * through our link-layer decoder (VLAN/QinQ, Linux cooked v1/v2, raw IP),
+ * our frame counter and our mid-stream/gap logic before libnids sees it.
+ * libnids gets a DLT_RAW view of the IPv4 packet (reasm.c).
+ */
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "../dissectors/rd.h"
+#include "sensor.h"
+
+volatile int mm_stop_requested;
+volatile int mm_stats_requested;
+
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_VLAN 0x8100 /* IEEE 802.1Q */
+#define ETHERTYPE_QINQ 0x88a8 /* IEEE 802.1ad service tag */
+#define ETHERTYPE_QINQ_OLD 0x9100 /* pre-standard QinQ, still seen */
+#define MAX_VLAN_TAGS 4
+
+#ifndef DLT_LINUX_SLL2
+#define DLT_LINUX_SLL2 276
+#endif
+#ifndef DLT_IPV4
+#define DLT_IPV4 228
+#endif
+
+static int linktype;
+
+/* the link types we decode; anything else is refused at start */
+static bool linktype_supported(int dlt)
+{
+	switch (dlt) {
+	case DLT_EN10MB:
+	case DLT_LINUX_SLL:
+	case DLT_LINUX_SLL2:
+	case DLT_RAW:
+	case DLT_IPV4:
+	case DLT_NULL:
+	case DLT_LOOP:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* skip 802.1Q / 802.1ad tags; returns the inner ethertype, 0 when short */
+static uint16_t skip_vlan_tags(struct rd *r, uint16_t type)
+{
+	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
+		if (type != ETHERTYPE_VLAN && type != ETHERTYPE_QINQ &&
+		    type != ETHERTYPE_QINQ_OLD)
+			return type;
+		rd_skip(r, 2); /* PCP, DEI, VLAN id */
+		type = rd_be16(r);
+		if (r->err)
+			return 0;
+	}
+	return 0; /* more tags than anyone uses: treat as garbage */
+}
+
+/*
+ * The IPv4 header inside a frame, or NULL.  *len gets the bytes captured
+ * from the IPv4 header on.
+ */
+static const uint8_t *link_to_ipv4(const uint8_t *p, size_t caplen, size_t *len)
+{
+	struct rd r = rd_make(p, caplen);
+	uint16_t type = 0;
+
+	switch (linktype) {
+	case DLT_EN10MB:
+		rd_skip(&r, 12); /* destination and source MAC */
+		type = skip_vlan_tags(&r, rd_be16(&r));
+		break;
+	case DLT_LINUX_SLL:
+		/* packet type, ARPHRD, address length, address (8) */
+		rd_skip(&r, 14);
+		type = skip_vlan_tags(&r, rd_be16(&r));
+		break;
+	case DLT_LINUX_SLL2:
+		/* protocol type first, then reserved, ifindex, ARPHRD, ... */
+		type = rd_be16(&r);
+		rd_skip(&r, 18);
+		type = skip_vlan_tags(&r, type);
+		break;
+	case DLT_RAW:
+	case DLT_IPV4:
+		type = ETHERTYPE_IPV4;
+		break;
+	case DLT_NULL: {
+		/* address family in the capturing host's byte order */
+		uint32_t af = rd_le32(&r);
+		type = (af == 2 || af == 0x02000000) ? ETHERTYPE_IPV4 : 0;
+		break;
+	}
+	case DLT_LOOP:
+		type = rd_be32(&r) == 2 ? ETHERTYPE_IPV4 : 0;
+		break;
+	}
+	if (r.err) {
+		mm.st.truncated++;
+		return NULL;
+	}
+	if (type != ETHERTYPE_IPV4 || rd_left(&r) == 0 ||
+	    (rd_ptr(&r)[0] >> 4) != 4) {
+		mm.st.non_ipv4++;
+		return NULL;
+	}
+	*len = rd_left(&r);
+	return rd_ptr(&r);
+}
+
+static void handle_frame(const struct pcap_pkthdr *h, const uint8_t *bytes)
+{
+	const uint8_t *ip;
+	size_t len = 0;
+
+	mm.frame++;
+	mm.now = h->ts;
+	mm.st.packets++;
+	mm.st.bytes += h->len;
+	if (h->caplen < h->len)
+		mm.st.truncated++;
+	ip = link_to_ipv4(bytes, h->caplen, &len);
+	if (ip)
+		reasm_packet(ip, len);
+}
+
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		mm_stats_requested = 1;
+	else
+		mm_stop_requested = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void read_kernel_stats(pcap_t *p)
+{
+	struct pcap_stat ps;
+
+	if (pcap_stats(p, &ps) == 0) {
+		mm.st.kern_recv = ps.ps_recv;
+		mm.st.kern_drops = ps.ps_drop;
+		mm.st.kern_ifdrops = ps.ps_ifdrop;
+	}
+}
+
+static pcap_t *open_live(char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	pcap_t *p = pcap_create(mm.cfg.iface, ebuf);
+	int rc;
+
+	if (!p) {
+		snprintf(err, errlen, "%s: %s", mm.cfg.iface, ebuf);
+		return NULL;
+	}
+	pcap_set_snaplen(p, mm.cfg.snaplen);
+	pcap_set_promisc(p, mm.cfg.promisc);
+	pcap_set_buffer_size(p, mm.cfg.buffer_mb << 20);
+	/*
+	 * Immediate mode off: the kernel fills TPACKET_V3 blocks and wakes
+	 * us once per block (or after the timeout), far fewer wake-ups on a
+	 * busy span port.  The timeout bounds the latency of an alert.
+	 */
+	pcap_set_immediate_mode(p, 0);
+	pcap_set_timeout(p, 100);
+	rc = pcap_activate(p);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: %s", mm.cfg.iface, pcap_geterr(p));
+		pcap_close(p);
+		return NULL;
+	}
+	if (rc > 0 && !mm.cfg.quiet)
+		fprintf(stderr, "mimamorid: %s: warning: %s\n", mm.cfg.iface,
+			pcap_statustostr(rc));
+	if (pcap_setnonblock(p, 0, ebuf) < 0) {
+		snprintf(err, errlen, "%s: %s", mm.cfg.iface, ebuf);
+		pcap_close(p);
+		return NULL;
+	}
+	return p;
+}
+
+static int set_filter(pcap_t *p, char *err, size_t errlen)
+{
+	struct bpf_program prog;
+
+	if (!mm.cfg.bpf)
+		return 0;
+	if (pcap_compile(p, &prog, mm.cfg.bpf, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		snprintf(err, errlen, "filter '%s': %s", mm.cfg.bpf,
+			 pcap_geterr(p));
+		return -1;
+	}
+	if (pcap_setfilter(p, &prog) < 0) {
+		snprintf(err, errlen, "filter '%s': %s", mm.cfg.bpf,
+			 pcap_geterr(p));
+		pcap_freecode(&prog);
+		return -1;
+	}
+	pcap_freecode(&prog);
+	return 0;
+}
+
+static void dispatch_cb(u_char *user, const struct pcap_pkthdr *h,
+			const u_char *bytes)
+{
+	(void)user;
+	handle_frame(h, bytes);
+}
+
+int capture_run(char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	bool live = mm.cfg.iface != NULL;
+	pcap_t *p;
+	int rc = 0;
+
+	if (live)
+		p = open_live(err, errlen);
+	else {
+		p = pcap_open_offline_with_tstamp_precision(
+			mm.cfg.pcap_file, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+		if (!p)
+			snprintf(err, errlen, "%s", ebuf);
+	}
+	if (!p)
+		return -1;
+	linktype = pcap_datalink(p);
+	if (!linktype_supported(linktype)) {
+		const char *n = pcap_datalink_val_to_name(linktype);
+		snprintf(err, errlen,
+			 "%s: link type %d (%s) is not supported: mimamori "
+			 "reads Ethernet (with 802.1Q/QinQ tags), Linux cooked "
+			 "(SLL, SLL2), raw IPv4 and BSD loopback",
+			 live ? mm.cfg.iface : mm.cfg.pcap_file, linktype,
+			 n ? n : "unknown");
+		pcap_close(p);
+		return -1;
+	}
+	if (set_filter(p, err, errlen) < 0) {
+		pcap_close(p);
+		return -1;
+	}
+	install_signals();
+
+	if (!live) {
+		struct pcap_pkthdr *h;
+		const u_char *bytes;
+
+		while (!mm_stop_requested) {
+			int n = pcap_next_ex(p, &h, &bytes);
+			if (n == 1) {
+				handle_frame(h, bytes);
+				continue;
+			}
+			if (n == PCAP_ERROR) {
+				/* a truncated file: keep what we read, say so */
+				mm.st.capture_truncated = 1;
+				fprintf(stderr,
+					"mimamorid: %s: %s (after frame %llu); "
+					"everything before it was processed\n",
+					mm.cfg.pcap_file, pcap_geterr(p),
+					(unsigned long long)mm.frame);
+			}
+			break;
+		}
+	} else {
+		if (!mm.cfg.quiet)
+			fprintf(stderr, "mimamorid: listening on %s%s%s\n",
+				mm.cfg.iface, mm.cfg.bpf ? ", filter " : "",
+				mm.cfg.bpf ? mm.cfg.bpf : "");
+		while (!mm_stop_requested) {
+			int n = pcap_dispatch(p, -1, dispatch_cb, NULL);
+			if (n == PCAP_ERROR) {
+				snprintf(err, errlen, "%s: %s", mm.cfg.iface,
+					 pcap_geterr(p));
+				rc = -1;
+				break;
+			}
+			if (n == PCAP_ERROR_BREAK)
+				break;
+			if (mm_stats_requested) {
+				mm_stats_requested = 0;
+				read_kernel_stats(p);
+				mm_stats_print(stderr);
+			}
+		}
+		read_kernel_stats(p);
+	}
+	pcap_close(p);
+	return rc;
+}

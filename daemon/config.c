@@ -1,0 +1,244 @@
+/*
+ * config.c - the sensor's settings: defaults, then the YAML config file
+ * (etc/mimamori.yaml), then the command line.  Parsed with libyaml's
+ * document API; every error names the file and line, and unknown keys are
+ * errors (a typo must not silently leave a default in force).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "sensor.h"
+
+void mm_cfg_defaults(struct mm_cfg *c)
+{
+	static char host[256];
+
+	memset(c, 0, sizeof(*c));
+	if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+		snprintf(host, sizeof(host), "sensor");
+	c->sensor = host;
+	c->zones_path = NULL; /* main.c picks the installed or bundled file */
+	c->db_path = "mimamori.db";
+	c->snaplen = 262144;
+	c->buffer_mb = 64;
+	c->promisc = true;
+	c->max_streams = 100000;
+	c->udp_flows_max = 65536;
+	c->udp_idle = 120;
+	c->gap_timeout = 5;
+	c->hosts_max = 65536;
+	c->spool_max = 100000;
+	c->resend_ms = 1000;
+	c->flush_timeout_ms = 30000;
+	c->aggregate_window = 60;
+}
+
+struct cfg_parse {
+	const char *path;
+	yaml_document_t *doc;
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct cfg_parse *p, yaml_node_t *n, const char *fmt,
+		const char *a, const char *b)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), fmt, a, b);
+	snprintf(p->err, p->errlen, "%s:%lu: %s", p->path,
+		 n ? (unsigned long)n->start_mark.line + 1 : 0UL, msg);
+	return -1;
+}
+
+static int get_str(struct cfg_parse *p, yaml_node_t *v, const char *key,
+		   const char **out)
+{
+	if (v->type != YAML_SCALAR_NODE)
+		return fail(p, v, "%s must be a text value%s", key, "");
+	*out = strdup((const char *)v->data.scalar.value);
+	return *out ? 0 : fail(p, v, "out of memory%s%s", "", "");
+}
+
+static int get_num(struct cfg_parse *p, yaml_node_t *v, const char *key,
+		   double min, double max, double *out)
+{
+	char *end;
+	const char *s;
+
+	if (v->type != YAML_SCALAR_NODE)
+		return fail(p, v, "%s must be a number%s", key, "");
+	s = (const char *)v->data.scalar.value;
+	errno = 0;
+	*out = strtod(s, &end);
+	if (errno || end == s || *end || *out < min || *out > max) {
+		char range[96];
+		snprintf(range, sizeof(range), " (from %g to %g), not '%s'", min, max, s);
+		return fail(p, v, "%s must be a number%s", key, range);
+	}
+	return 0;
+}
+
+static int get_int(struct cfg_parse *p, yaml_node_t *v, const char *key,
+		   double min, double max, int *out)
+{
+	double d;
+
+	if (get_num(p, v, key, min, max, &d) < 0)
+		return -1;
+	*out = (int)d;
+	return 0;
+}
+
+static int get_bool(struct cfg_parse *p, yaml_node_t *v, const char *key,
+		    bool *out)
+{
+	const char *s;
+
+	if (v->type != YAML_SCALAR_NODE)
+		return fail(p, v, "%s must be true or false%s", key, "");
+	s = (const char *)v->data.scalar.value;
+	if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))
+		*out = true;
+	else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off"))
+		*out = false;
+	else
+		return fail(p, v, "%s must be true or false, not '%s'", key, s);
+	return 0;
+}
+
+/* one key of a section; -1 on error, 1 when the key is unknown */
+static int set_key(struct cfg_parse *p, struct mm_cfg *c, const char *sect,
+		   const char *k, yaml_node_t *v)
+{
+	double d;
+	int i;
+
+#define IS(s, key) (!strcmp(sect, s) && !strcmp(k, key))
+	if (IS("", "sensor"))
+		return get_str(p, v, k, &c->sensor);
+	if (IS("", "zones"))
+		return get_str(p, v, k, &c->zones_path);
+	if (IS("", "db"))
+		return get_str(p, v, k, &c->db_path);
+	if (IS("", "store"))
+		return get_str(p, v, k, &c->store_ep);
+	if (IS("", "log_dir"))
+		return get_str(p, v, k, &c->log_dir);
+	if (IS("", "hosts_max"))
+		return get_int(p, v, k, 16, 1 << 22, &c->hosts_max);
+	if (IS("capture", "interface"))
+		return get_str(p, v, k, &c->iface);
+	if (IS("capture", "filter"))
+		return get_str(p, v, k, &c->bpf);
+	if (IS("capture", "snaplen"))
+		return get_int(p, v, k, 64, 262144, &c->snaplen);
+	if (IS("capture", "buffer_mb"))
+		return get_int(p, v, k, 1, 4096, &c->buffer_mb);
+	if (IS("capture", "promiscuous"))
+		return get_bool(p, v, k, &c->promisc);
+	if (IS("tcp", "max_streams"))
+		return get_int(p, v, k, 64, 10000000, &c->max_streams);
+	if (IS("tcp", "gap_timeout"))
+		return get_num(p, v, k, 0, 3600, &c->gap_timeout);
+	if (IS("udp", "max_flows"))
+		return get_int(p, v, k, 16, 10000000, &c->udp_flows_max);
+	if (IS("udp", "idle_timeout"))
+		return get_num(p, v, k, 1, 86400, &c->udp_idle);
+	if (IS("link", "spool_max")) {
+		if (get_int(p, v, k, 16, 100000000, &i) < 0)
+			return -1;
+		c->spool_max = (size_t)i;
+		return 0;
+	}
+	if (IS("link", "resend_ms"))
+		return get_int(p, v, k, 10, 600000, &c->resend_ms);
+	if (IS("link", "flush_timeout_ms"))
+		return get_int(p, v, k, 0, 3600000, &c->flush_timeout_ms);
+	if (IS("store", "aggregate_window")) {
+		if (get_num(p, v, k, 0, 86400 * 7, &d) < 0)
+			return -1;
+		c->aggregate_window = d;
+		return 0;
+	}
+#undef IS
+	return 1;
+}
+
+static int walk_map(struct cfg_parse *p, struct mm_cfg *c, yaml_node_t *map,
+		    const char *sect)
+{
+	yaml_node_pair_t *pair;
+
+	if (map->type != YAML_MAPPING_NODE)
+		return fail(p, map, "%s%s must be a mapping of settings",
+			    sect[0] ? sect : "the file", "");
+	for (pair = map->data.mapping.pairs.start;
+	     pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(p->doc, pair->value);
+		const char *key;
+		int rc;
+
+		if (!k || !v || k->type != YAML_SCALAR_NODE)
+			return fail(p, k, "keys must be plain names%s%s", "", "");
+		key = (const char *)k->data.scalar.value;
+		if (!sect[0] && v->type == YAML_MAPPING_NODE &&
+		    (!strcmp(key, "capture") || !strcmp(key, "tcp") ||
+		     !strcmp(key, "udp") || !strcmp(key, "link") ||
+		     !strcmp(key, "store"))) {
+			if (walk_map(p, c, v, key) < 0)
+				return -1;
+			continue;
+		}
+		rc = set_key(p, c, sect, key, v);
+		if (rc < 0)
+			return -1;
+		if (rc > 0)
+			return fail(p, k, "unknown setting '%s'%s", key,
+				    sect[0] ? " in this section" : "");
+	}
+	return 0;
+}
+
+int mm_cfg_load(struct mm_cfg *c, const char *path, char *err, size_t errlen)
+{
+	struct cfg_parse p = { path, NULL, err, errlen };
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_node_t *root;
+	FILE *fp = fopen(path, "rb");
+	int rc = 0;
+
+	if (!fp) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		fclose(fp);
+		snprintf(err, errlen, "%s: cannot start the YAML parser", path);
+		return -1;
+	}
+	yaml_parser_set_input_file(&parser, fp);
+	if (!yaml_parser_load(&parser, &doc)) {
+		snprintf(err, errlen, "%s:%lu: %s", path,
+			 (unsigned long)parser.problem_mark.line + 1,
+			 parser.problem ? parser.problem : "not valid YAML");
+		yaml_parser_delete(&parser);
+		fclose(fp);
+		return -1;
+	}
+	p.doc = &doc;
+	root = yaml_document_get_root_node(&doc);
+	if (root) /* an empty file sets nothing */
+		rc = walk_map(&p, c, root, "");
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	fclose(fp);
+	return rc;
+}

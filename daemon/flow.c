@@ -1,0 +1,226 @@
+/*
+ * flow.c - flows: both ends placed in zones once, the dissector chosen by
+ * port and then confirmed by its probe (never by port alone), its state.
+ *
+ * TCP flows live as long as libnids' stream (reasm.c).  UDP has no
+ * connection, so UDP flows live in a bounded table here: a hash on the
+ * address pair, an LRU list, idle expiry by capture time, and eviction of
+ * the least recently used (counted) when the table is full.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sensor.h"
+
+static uint64_t next_flow_id = 1;
+
+int flow_dissector_for_port(uint8_t transport, uint16_t port)
+{
+	for (int i = 0; mm_dissectors[i]; i++) {
+		const struct mm_dissector *d = mm_dissectors[i];
+		if (d->transport != transport)
+			continue;
+		for (int j = 0; j < 8 && d->ports[j]; j++)
+			if (d->ports[j] == port)
+				return i;
+	}
+	return -1;
+}
+
+struct mm_flow *flow_new(uint8_t transport, uint32_t cli_ip, uint16_t cli_port,
+			 uint32_t srv_ip, uint16_t srv_port)
+{
+	struct mm_flow *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->id = next_flow_id++;
+	f->transport = transport;
+	f->cli_ip = cli_ip;
+	f->srv_ip = srv_ip;
+	f->cli_port = cli_port;
+	f->srv_port = srv_port;
+	inet_ntop(AF_INET, &cli_ip, f->cli_str, sizeof(f->cli_str));
+	inet_ntop(AF_INET, &srv_ip, f->srv_str, sizeof(f->srv_str));
+	if (mm.zones) {
+		f->cli_zone = zone_lookup(mm.zones, cli_ip, &f->cli_host);
+		f->srv_zone = zone_lookup(mm.zones, srv_ip, &f->srv_host);
+	}
+	f->d_index = -1;
+	f->ctx.ops = &mm_sensor_ctx_ops;
+	f->ctx.host = f;
+	return f;
+}
+
+void flow_choose_dissector(struct mm_flow *f)
+{
+	int i = flow_dissector_for_port(f->transport, f->srv_port);
+
+	if (i < 0)
+		return;
+	f->d = mm_dissectors[i];
+	f->d_index = i;
+	f->state = FLOW_PROBING;
+	if (f->d->state_new) {
+		f->dstate = f->d->state_new();
+		if (!f->dstate) {
+			f->d = NULL;
+			f->d_index = -1;
+			f->state = FLOW_UNDISSECTED;
+		}
+	}
+}
+
+void flow_end(struct mm_flow *f)
+{
+	if (f->d && f->d->flow_end && f->state == FLOW_ACTIVE)
+		f->d->flow_end(&f->ctx, f->dstate);
+	if (f->d && f->d->state_free && f->dstate)
+		f->d->state_free(f->dstate);
+	for (int d = 0; d < 2; d++)
+		free(f->half[d].ooo_seq);
+	free(f);
+}
+
+/* ---------------- the UDP table ---------------- */
+
+static struct mm_flow **udp_hash;
+static size_t udp_hash_size; /* a power of two */
+static int udp_max, udp_count;
+static struct mm_flow *lru_head, *lru_tail; /* head = most recent */
+
+int udp_table_init(int max)
+{
+	size_t n = 1024;
+
+	while ((int)n < max * 2 && n < (1u << 24))
+		n <<= 1;
+	udp_hash = calloc(n, sizeof(*udp_hash));
+	if (!udp_hash)
+		return -1;
+	udp_hash_size = n;
+	udp_max = max;
+	return 0;
+}
+
+/* order-independent, so both directions find the same flow */
+static size_t udp_bucket(uint32_t a, uint16_t ap, uint32_t b, uint16_t bp)
+{
+	uint64_t x = ((uint64_t)(a ^ b) << 16) ^ (uint64_t)(ap ^ bp) ^
+		     ((uint64_t)(a + b) << 32);
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return (size_t)x & (udp_hash_size - 1);
+}
+
+static void lru_unlink(struct mm_flow *f)
+{
+	if (f->lru_prev)
+		f->lru_prev->lru_next = f->lru_next;
+	else
+		lru_head = f->lru_next;
+	if (f->lru_next)
+		f->lru_next->lru_prev = f->lru_prev;
+	else
+		lru_tail = f->lru_prev;
+	f->lru_prev = f->lru_next = NULL;
+}
+
+static void lru_push(struct mm_flow *f)
+{
+	f->lru_prev = NULL;
+	f->lru_next = lru_head;
+	if (lru_head)
+		lru_head->lru_prev = f;
+	lru_head = f;
+	if (!lru_tail)
+		lru_tail = f;
+}
+
+static void udp_remove(struct mm_flow *f)
+{
+	size_t b = udp_bucket(f->cli_ip, f->cli_port, f->srv_ip, f->srv_port);
+	struct mm_flow **pp = &udp_hash[b];
+
+	while (*pp && *pp != f)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = f->hnext;
+	lru_unlink(f);
+	udp_count--;
+	flow_end(f);
+}
+
+struct mm_flow *udp_flow_get(uint32_t saddr, uint16_t sport, uint32_t daddr,
+			     uint16_t dport, enum mm_dir *dir)
+{
+	size_t b;
+	struct mm_flow *f;
+	bool to_server;
+
+	if (!udp_hash)
+		return NULL;
+	b = udp_bucket(saddr, sport, daddr, dport);
+	for (f = udp_hash[b]; f; f = f->hnext) {
+		if (f->cli_ip == saddr && f->cli_port == sport &&
+		    f->srv_ip == daddr && f->srv_port == dport)
+			to_server = true;
+		else if (f->srv_ip == saddr && f->srv_port == sport &&
+			 f->cli_ip == daddr && f->cli_port == dport)
+			to_server = false;
+		else
+			continue;
+		*dir = to_server ? MM_DIR_TO_SERVER : MM_DIR_TO_CLIENT;
+		f->last_seen = mm_now();
+		if (f != lru_head) {
+			lru_unlink(f);
+			lru_push(f);
+		}
+		return f;
+	}
+	/*
+	 * A new UDP flow, only for a dissector's port: the end on that port
+	 * is the server (for BACnet both ends often use 47808: then the
+	 * destination of the first datagram is).
+	 */
+	if (flow_dissector_for_port(IPPROTO_UDP, dport) >= 0)
+		to_server = true;
+	else if (flow_dissector_for_port(IPPROTO_UDP, sport) >= 0)
+		to_server = false;
+	else
+		return NULL;
+	if (udp_count >= udp_max && lru_tail) {
+		mm.st.udp_flows_evicted++;
+		udp_remove(lru_tail);
+	}
+	f = to_server ? flow_new(IPPROTO_UDP, saddr, sport, daddr, dport)
+		      : flow_new(IPPROTO_UDP, daddr, dport, saddr, sport);
+	if (!f)
+		return NULL;
+	flow_choose_dissector(f);
+	f->last_seen = mm_now();
+	f->hnext = udp_hash[b];
+	udp_hash[b] = f;
+	lru_push(f);
+	udp_count++;
+	mm.st.udp_flows++;
+	*dir = to_server ? MM_DIR_TO_SERVER : MM_DIR_TO_CLIENT;
+	return f;
+}
+
+void udp_flows_expire(double now)
+{
+	while (lru_tail && now - lru_tail->last_seen > mm.cfg.udp_idle)
+		udp_remove(lru_tail);
+}
+
+void udp_flows_end_all(void)
+{
+	while (lru_tail)
+		udp_remove(lru_tail);
+	free(udp_hash);
+	udp_hash = NULL;
+}

@@ -1,0 +1,770 @@
+/*
+ * reasm.c - libnids glue: IP defragmentation and TCP reassembly, plus the
+ * two things libnids does not do for a monitor started on a live plant:
+ *
+ *  - Mid-stream pickup.  libnids creates a stream only on a SYN; ICS
+ *    connections live for months, so a sensor started after the handshake
+ *    would see none of them.  On the first data packet of a connection
+ *    libnids does not know, we feed it a synthetic handshake built from
+ *    that packet's sequence and acknowledgement numbers, with window
+ *    scaling at its maximum (libnids silently drops data outside the
+ *    receiver's advertised window).
+ *
+ *  - Gap recovery.  A segment lost by the span port leaves a hole that
+ *    libnids waits on forever, queueing everything after it, and it
+ *    discards the whole queue once it passes 64 KiB.  We watch every data
+ *    packet before libnids sees it; when a hole has stalled a stream for
+ *    gap_timeout seconds of capture time, or the queue is about to be
+ *    discarded, or the capture ends, we fill the hole with a synthetic
+ *    segment.  The flow remembers the filled range, so its bytes are never
+ *    dissected: the framer skips them and resynchronises on the next PDU
+ *    boundary.  The gap is counted.
+ *
+ * Packets reach libnids through nids_pcap_handler() on a DLT_RAW handle
+ * (pcap_open_dead): our own loop in capture.c does the link layer.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <nids.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sensor.h"
+
+/* libnids' TCP half-stream states are the kernel's (netinet/tcp.h) */
+
+/* libnids' receive-queue limit (tcp.c: prune_queue above 65535 bytes) */
+#define NIDS_QUEUE_LIMIT 65535
+/* libnids' per-segment accounting: see gen_ip_frag_proc() and tcp_queue() */
+#define NIDS_SKB_OVERHEAD 168
+/* a filler segment's payload at most (one IPv4 packet) */
+#define FILLER_MAX 65000
+/* a hole larger than this is not filled: the stream is restarted */
+#define HOLE_MAX (16u << 20)
+/* sequence numbers remembered per hole (beyond: the smallest is kept) */
+#define OOO_MAX 4096
+
+static pcap_t *raw_handle;
+static bool in_pickup;      /* our synthetic handshake is being fed */
+static struct mm_flow *hole_list;
+static double last_sweep;
+static uint8_t filler[20 + 24 + FILLER_MAX];
+
+/* sequence-space comparisons (RFC 793 modular arithmetic) */
+static inline bool seq_after(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) > 0;
+}
+
+static void nids_warning(int type, int errnum, struct ip *iph, void *data)
+{
+	(void)type;
+	(void)iph;
+	(void)data;
+	mm.st.nids_warnings++;
+	if (errnum >= 0 && errnum < 16)
+		mm.st.nids_warn[errnum]++;
+}
+
+static void nids_out_of_memory(char *where)
+{
+	/* libnids calls this and then dereferences NULL: we cannot recover */
+	fprintf(stderr, "mimamorid: out of memory in libnids (%s)\n", where);
+	abort();
+}
+
+/* ---------------- synthetic packets ---------------- */
+
+static uint16_t ip_checksum(const uint8_t *h, size_t n)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(h[i] << 8 | h[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/*
+ * Build IPv4+TCP headers into buf for a segment from (sa,sp) to (da,dp)
+ * and hand it, with `paylen` payload bytes already in place, to libnids.
+ * With `wscale` true the segment carries a window-scale option of 14.
+ */
+static void feed_segment(uint8_t *buf, uint32_t sa, uint16_t sp, uint32_t da,
+			 uint16_t dp, uint32_t seq, uint32_t ack, uint8_t flags,
+			 bool wscale, size_t paylen)
+{
+	size_t thl = wscale ? 24 : 20;
+	size_t total = 20 + thl + paylen;
+	struct pcap_pkthdr h;
+	uint8_t *t = buf + 20;
+	uint16_t sum;
+
+	memset(buf, 0, 20 + thl);
+	buf[0] = 0x45;
+	buf[2] = (uint8_t)(total >> 8);
+	buf[3] = (uint8_t)total;
+	buf[8] = 64;
+	buf[9] = IPPROTO_TCP;
+	memcpy(buf + 12, &sa, 4);
+	memcpy(buf + 16, &da, 4);
+	sum = ip_checksum(buf, 20);
+	buf[10] = (uint8_t)(sum >> 8);
+	buf[11] = (uint8_t)sum;
+
+	t[0] = (uint8_t)(sp >> 8);
+	t[1] = (uint8_t)sp;
+	t[2] = (uint8_t)(dp >> 8);
+	t[3] = (uint8_t)dp;
+	t[4] = (uint8_t)(seq >> 24);
+	t[5] = (uint8_t)(seq >> 16);
+	t[6] = (uint8_t)(seq >> 8);
+	t[7] = (uint8_t)seq;
+	t[8] = (uint8_t)(ack >> 24);
+	t[9] = (uint8_t)(ack >> 16);
+	t[10] = (uint8_t)(ack >> 8);
+	t[11] = (uint8_t)ack;
+	t[12] = (uint8_t)((thl / 4) << 4);
+	t[13] = flags;
+	t[14] = 0xff; /* window 65535 */
+	t[15] = 0xff;
+	if (wscale) {
+		t[20] = 1;  /* NOP */
+		t[21] = 3;  /* window scale (RFC 7323 section 2.2) */
+		t[22] = 3;
+		t[23] = 14; /* the largest shift allowed */
+	}
+	h.ts = mm.now;
+	h.caplen = h.len = (bpf_u_int32)total;
+	nids_pcap_handler(NULL, &h, buf);
+}
+
+/*
+ * Pick up a connection libnids does not know, from a data packet.  The
+ * server is the end on a dissector's port (else the lower port).
+ */
+static void pickup(uint32_t sa, uint16_t sp, uint32_t da, uint16_t dp,
+		   uint32_t seq, uint32_t ack, bool has_ack)
+{
+	uint8_t buf[20 + 24];
+	bool from_server;
+	uint32_t cli, srv, cli_isn, srv_isn;
+	uint16_t cport, sport;
+
+	if (flow_dissector_for_port(IPPROTO_TCP, dp) >= 0)
+		from_server = false;
+	else if (flow_dissector_for_port(IPPROTO_TCP, sp) >= 0)
+		from_server = true;
+	else
+		from_server = sp < dp;
+	if (!has_ack)
+		ack = 0x10000; /* no ACK field: any value, data flows one way */
+	if (from_server) {
+		srv = sa; sport = sp; cli = da; cport = dp;
+		srv_isn = seq - 1;
+		cli_isn = ack - 1;
+	} else {
+		cli = sa; cport = sp; srv = da; sport = dp;
+		cli_isn = seq - 1;
+		srv_isn = ack - 1;
+	}
+	in_pickup = true;
+	feed_segment(buf, cli, cport, srv, sport, cli_isn, 0, TH_SYN, true, 0);
+	feed_segment(buf, srv, sport, cli, cport, srv_isn, cli_isn + 1,
+		     TH_SYN | TH_ACK, true, 0);
+	feed_segment(buf, cli, cport, srv, sport, cli_isn + 1, srv_isn + 1,
+		     TH_ACK, false, 0);
+	in_pickup = false;
+}
+
+/* ---------------- holes ---------------- */
+
+static void hole_list_add(struct mm_flow *f)
+{
+	if (f->on_hole_list)
+		return;
+	f->hole_prev = NULL;
+	f->hole_next = hole_list;
+	if (hole_list)
+		hole_list->hole_prev = f;
+	hole_list = f;
+	f->on_hole_list = true;
+}
+
+static void hole_list_del(struct mm_flow *f)
+{
+	if (!f->on_hole_list)
+		return;
+	if (f->hole_prev)
+		f->hole_prev->hole_next = f->hole_next;
+	else
+		hole_list = f->hole_next;
+	if (f->hole_next)
+		f->hole_next->hole_prev = f->hole_prev;
+	f->on_hole_list = false;
+}
+
+static void hole_clear(struct mm_flow *f, struct mm_half *hs)
+{
+	hs->hole = false;
+	hs->n_ooo = 0;
+	if (!f->half[0].hole && !f->half[1].hole)
+		hole_list_del(f);
+}
+
+static void hole_note(struct mm_flow *f, struct mm_half *hs, uint32_t seq)
+{
+	if (!hs->hole) {
+		hs->hole = true;
+		hs->hole_since = mm_now();
+		hs->n_ooo = 0;
+		hole_list_add(f);
+	}
+	if (hs->n_ooo == hs->cap_ooo) {
+		if (hs->cap_ooo >= OOO_MAX) {
+			/* keep the smallest in slot 0; that is all we need */
+			if (seq_after(hs->ooo_seq[0], seq))
+				hs->ooo_seq[0] = seq;
+			return;
+		}
+		uint32_t cap = hs->cap_ooo ? hs->cap_ooo * 2 : 16;
+		uint32_t *n = realloc(hs->ooo_seq, cap * sizeof(*n));
+		if (!n)
+			return;
+		hs->ooo_seq = n;
+		hs->cap_ooo = cap;
+	}
+	hs->ooo_seq[hs->n_ooo++] = seq;
+}
+
+/*
+ * Fill the hole in the bytes that `snd` sends to `rcv`.  dir is the
+ * direction of those bytes (MM_DIR_TO_SERVER when snd is the client).
+ */
+static void hole_fill(struct mm_flow *f, enum mm_dir dir)
+{
+	struct tcp_stream *a = f->tcp;
+	struct half_stream *snd = dir == MM_DIR_TO_SERVER ? &a->client : &a->server;
+	struct half_stream *rcv = dir == MM_DIR_TO_SERVER ? &a->server : &a->client;
+	struct mm_half *hs = &f->half[dir];
+	uint32_t exp = snd->first_data_seq + (uint32_t)rcv->count +
+		       (uint32_t)rcv->urg_count;
+	uint32_t next = 0, len, done;
+	bool found = false;
+	uint32_t s_ack, s_window, s_wscale;
+	uint32_t sa, da;
+	uint16_t sp, dp;
+
+	if (!rcv->list) {
+		hole_clear(f, hs);
+		return;
+	}
+	for (uint32_t i = 0; i < hs->n_ooo; i++) {
+		uint32_t s = hs->ooo_seq[i];
+		if (seq_after(s, exp) && (!found || seq_after(next, s))) {
+			next = s;
+			found = true;
+		}
+	}
+	if (!found) {
+		hole_clear(f, hs);
+		return;
+	}
+	len = next - exp;
+	if (len > HOLE_MAX) {
+		/* implausible: rather than feed megabytes of filler, end the
+		 * flow; the next packet picks the connection up again */
+		mm.st.tcp_gaps_abandoned++;
+		hole_clear(f, &f->half[0]);
+		hole_clear(f, &f->half[1]);
+		a->user = NULL;
+		flow_end(f);
+		nids_free_tcp_stream(a);
+		return;
+	}
+	hs->gap_pending = true;
+	hs->gap_start = (uint32_t)rcv->count;
+	hs->gap_end = hs->gap_start + len;
+	mm.st.tcp_gaps++;
+	mm.st.tcp_gap_bytes += len;
+	hole_clear(f, hs);
+
+	if (dir == MM_DIR_TO_SERVER) {
+		sa = a->addr.saddr; sp = a->addr.source;
+		da = a->addr.daddr; dp = a->addr.dest;
+	} else {
+		sa = a->addr.daddr; sp = a->addr.dest;
+		da = a->addr.saddr; dp = a->addr.source;
+	}
+	/*
+	 * The receiver may already have acknowledged bytes beyond the hole
+	 * (it did receive them; only the span port lost them), and libnids
+	 * drops a segment that ends before the receiver's ACK or starts
+	 * beyond its window.  Open the window over the filler for the time
+	 * of the injection.
+	 */
+	s_ack = rcv->ack_seq;
+	s_window = rcv->window;
+	s_wscale = rcv->wscale;
+	rcv->ack_seq = exp;
+	rcv->window = 65535;
+	rcv->wscale = 1u << 14;
+	memset(filler + 40, 0, sizeof(filler) - 40);
+	for (done = 0; done < len;) {
+		uint32_t n = len - done > FILLER_MAX ? FILLER_MAX : len - done;
+		feed_segment(filler, sa, sp, da, dp, exp + done, snd->ack_seq,
+			     TH_ACK | TH_PUSH, false, n);
+		done += n;
+		/* the stream may have ended inside the callbacks */
+		if (nids_find_tcp_stream(&a->addr) != a || a->user != f)
+			return;
+	}
+	if (seq_after(s_ack, rcv->ack_seq))
+		rcv->ack_seq = s_ack;
+	rcv->window = (u_short)s_window;
+	rcv->wscale = s_wscale;
+}
+
+/* fill every hole older than gap_timeout (or all, at the end) */
+static void holes_sweep(bool all)
+{
+	struct mm_flow *f = hole_list, *next;
+	double now = mm_now();
+
+	while (f) {
+		struct tcp_stream *a = f->tcp;
+		next = f->hole_next;
+		for (int d = 0; d < 2; d++) {
+			if (!f->half[d].hole ||
+			    (!all && now - f->half[d].hole_since < mm.cfg.gap_timeout))
+				continue;
+			hole_fill(f, (enum mm_dir)d);
+			/* filling may end the flow (FIN in the queue, or a
+			 * hole too large): then f is gone */
+			if (a->user != f)
+				break;
+		}
+		f = next;
+	}
+}
+
+/*
+ * Before libnids sees a data segment of an established stream: note holes
+ * and fill one that would otherwise stall or be discarded.
+ */
+static void watch_holes(struct tcp_stream *a, bool from_client, uint32_t seq,
+			size_t iplen)
+{
+	struct mm_flow *f = a->user;
+	enum mm_dir dir = from_client ? MM_DIR_TO_SERVER : MM_DIR_TO_CLIENT;
+	struct half_stream *snd = from_client ? &a->client : &a->server;
+	struct half_stream *rcv = from_client ? &a->server : &a->client;
+	struct mm_half *hs;
+	uint32_t exp;
+	int truesize;
+
+	if (!f)
+		return;
+	hs = &f->half[dir];
+	exp = snd->first_data_seq + (uint32_t)rcv->count + (uint32_t)rcv->urg_count;
+	if (hs->hole && !rcv->list)
+		hole_clear(f, hs); /* a late segment closed it: reordering */
+	if (!seq_after(seq, exp))
+		return;
+	hole_note(f, hs, seq);
+	truesize = (int)(((iplen + 16) + 15) & ~(size_t)15) + NIDS_SKB_OVERHEAD;
+	if (rcv->rmem_alloc + truesize > NIDS_QUEUE_LIMIT ||
+	    mm_now() - hs->hole_since >= mm.cfg.gap_timeout)
+		hole_fill(f, dir);
+}
+
+/* ---------------- the packet path ---------------- */
+
+void reasm_packet(const uint8_t *ip, size_t len)
+{
+	size_t ihl, iplen, thl;
+	const uint8_t *t;
+	uint32_t sa, da, seq, ack;
+	uint16_t sp, dp, frag;
+	uint8_t flags;
+	size_t datalen;
+	struct tuple4 tup;
+	struct tcp_stream *a;
+	bool from_client = true;
+	struct pcap_pkthdr h;
+
+	if (len < 20) {
+		mm.st.truncated++;
+		return;
+	}
+	ihl = (size_t)(ip[0] & 0x0f) * 4;
+	iplen = (size_t)ip[2] << 8 | ip[3];
+	if (ihl < 20 || len < ihl) {
+		mm.st.truncated++;
+		return;
+	}
+	if (mm_now() - last_sweep >= 1.0) {
+		last_sweep = mm_now();
+		if (hole_list)
+			holes_sweep(false);
+		udp_flows_expire(mm_now());
+	}
+	/*
+	 * libnids verifies the IPv4 header checksum and drops the packet when
+	 * it is wrong; some capture paths (offloading NICs, rewritten
+	 * captures) carry wrong ones.  Repair a copy of the header.
+	 */
+	if (ip_checksum(ip, ihl) != 0) {
+		/* the header and payload must be contiguous: copy both */
+		static uint8_t copy[65536 + 64];
+		size_t n = len < sizeof(copy) ? len : sizeof(copy);
+		uint16_t sum;
+
+		memcpy(copy, ip, n);
+		copy[10] = copy[11] = 0;
+		sum = ip_checksum(copy, ihl);
+		copy[10] = (uint8_t)(sum >> 8);
+		copy[11] = (uint8_t)sum;
+		ip = copy;
+		len = n;
+		mm.st.ip_csum_fixed++;
+	}
+	frag = (uint16_t)((ip[6] << 8 | ip[7]) & 0x3fff);
+	if (frag)
+		mm.st.ip_fragments++;
+
+	if (ip[9] == IPPROTO_TCP && !frag && len >= ihl + 20 && iplen >= ihl + 20) {
+		t = ip + ihl;
+		thl = (size_t)(t[12] >> 4) * 4;
+		if (thl >= 20 && iplen >= ihl + thl) {
+			datalen = iplen - ihl - thl;
+			memcpy(&sa, ip + 12, 4);
+			memcpy(&da, ip + 16, 4);
+			sp = (uint16_t)(t[0] << 8 | t[1]);
+			dp = (uint16_t)(t[2] << 8 | t[3]);
+			seq = (uint32_t)t[4] << 24 | (uint32_t)t[5] << 16 |
+			      (uint32_t)t[6] << 8 | t[7];
+			ack = (uint32_t)t[8] << 24 | (uint32_t)t[9] << 16 |
+			      (uint32_t)t[10] << 8 | t[11];
+			flags = t[13];
+
+			tup.saddr = sa; tup.source = sp;
+			tup.daddr = da; tup.dest = dp;
+			a = nids_find_tcp_stream(&tup);
+			if (!a) {
+				tup.saddr = da; tup.source = dp;
+				tup.daddr = sa; tup.dest = sp;
+				a = nids_find_tcp_stream(&tup);
+				from_client = false;
+			}
+			if (!(flags & (TH_SYN | TH_RST)) && datalen > 0) {
+				if (!a) {
+					pickup(sa, sp, da, dp, seq, ack, flags & TH_ACK);
+				} else if (a->nids_state != NIDS_DATA) {
+					/*
+					 * A handshake libnids saw only part of
+					 * (a SYN whose SYN-ACK the span port
+					 * lost): data would be dropped while
+					 * it waits.  Unless this very segment
+					 * completes the handshake, start over
+					 * from this packet.
+					 */
+					bool completes = from_client &&
+						a->server.state == TCP_SYN_RECV &&
+						(flags & TH_ACK) && ack == a->server.seq;
+					if (!completes) {
+						nids_free_tcp_stream(a);
+						pickup(sa, sp, da, dp, seq, ack,
+						       flags & TH_ACK);
+					}
+				} else {
+					watch_holes(a, from_client, seq, iplen);
+				}
+			}
+		}
+	}
+	h.ts = mm.now;
+	h.caplen = (bpf_u_int32)len;
+	h.len = (bpf_u_int32)len;
+	nids_pcap_handler(NULL, &h, (u_char *)ip);
+}
+
+/* ---------------- stream data to dissectors ---------------- */
+
+static void flow_exclude(struct mm_flow *f, struct tcp_stream *a)
+{
+	/*
+	 * Keep a listener on the stream (urgent data only: libnids then
+	 * buffers nothing), else libnids frees it and the next packet would
+	 * be picked up as a new connection again and again.
+	 */
+	f->state = FLOW_EXCLUDED;
+	mm.st.flows_excluded++;
+	if (a) {
+		a->client.collect_urg++;
+		if (a->client.collect)
+			a->client.collect--;
+		if (a->server.collect)
+			a->server.collect--;
+	}
+}
+
+/*
+ * The first byte offset in p[0..n) where a PDU plausibly starts (probe YES
+ * and a sane length), -1 when none; *more is set when the tail is too
+ * short to tell.
+ */
+static long hunt(const struct mm_dissector *d, const uint8_t *p, size_t n,
+		 enum mm_dir dir, bool *more)
+{
+	*more = false;
+	for (size_t i = 0; i < n; i++) {
+		enum mm_probe pr = d->probe(p + i, n - i, dir);
+		if (pr == MM_PROBE_MORE) {
+			*more = true;
+			return (long)i;
+		}
+		if (pr == MM_PROBE_YES && d->pdu_len(p + i, n - i) >= 0)
+			return (long)i;
+	}
+	return -1;
+}
+
+/*
+ * Frame and parse the bytes libnids delivered in one direction.  Returns
+ * how many bytes were consumed; the rest stays in libnids' buffer.
+ */
+static size_t frame_pdus(struct mm_flow *f, enum mm_dir dir,
+			 const uint8_t *buf, size_t n, uint32_t base)
+{
+	const struct mm_dissector *d = f->d;
+	struct mm_half *hs = &f->half[dir];
+	size_t pos = 0;
+
+	for (;;) {
+		size_t lim = n;
+		uint32_t gs = 0, ge = 0;
+
+		if (hs->gap_pending) {
+			gs = hs->gap_start - base;
+			ge = hs->gap_end - base;
+			if (gs < lim)
+				lim = gs;
+		}
+		while (pos < lim && f->state != FLOW_EXCLUDED) {
+			const uint8_t *p = buf + pos;
+			size_t avail = lim - pos;
+			long len;
+
+			if (f->state == FLOW_PROBING) {
+				enum mm_probe pr = d->probe(p, avail, dir);
+				if (pr == MM_PROBE_MORE) {
+					if (avail >= d->max_pdu)
+						pr = MM_PROBE_NO;
+					else
+						break;
+				}
+				if (pr == MM_PROBE_YES) {
+					f->state = FLOW_ACTIVE;
+					hs->hunting = false;
+				} else if (!hs->hunting || f->probe_bytes > 4096) {
+					flow_exclude(f, f->tcp);
+					return n;
+				}
+			}
+			if (hs->hunting) {
+				bool more;
+				long at = hunt(d, p, avail, dir, &more);
+				f->probe_bytes += (uint32_t)avail;
+				if (at < 0) {
+					pos = lim;
+					if (f->state == FLOW_PROBING &&
+					    f->probe_bytes > 4096) {
+						flow_exclude(f, f->tcp);
+						return n;
+					}
+					break;
+				}
+				pos += (size_t)at;
+				if (more)
+					break;
+				hs->hunting = false;
+				hs->desync_reported = false;
+				if (f->state == FLOW_PROBING)
+					f->state = FLOW_ACTIVE;
+				continue;
+			}
+			len = d->pdu_len(p, avail);
+			if (len == 0 || (len > 0 && (size_t)len > avail &&
+					 (size_t)len <= d->max_pdu))
+				break; /* the rest of the PDU is still to come */
+			if (len < 0 || (size_t)len > d->max_pdu) {
+				/* not a PDU start: let the dissector name what
+				 * is wrong, once, then look for the next one */
+				if (!hs->desync_reported) {
+					f->ctx.dir = dir;
+					d->parse(&f->ctx, f->dstate, p,
+						 avail < d->max_pdu ? avail : d->max_pdu);
+					hs->desync_reported = true;
+					mm.st.tcp_desync++;
+				}
+				hs->hunting = true;
+				pos++;
+				continue;
+			}
+			f->ctx.dir = dir;
+			d->parse(&f->ctx, f->dstate, p, (size_t)len);
+			mm.st.pdus[f->d_index]++;
+			pos += (size_t)len;
+		}
+		if (f->state == FLOW_EXCLUDED)
+			return n;
+		if (hs->gap_pending && n > gs) {
+			/* the filler has arrived: drop the PDU it cut, skip it */
+			if (n < ge)
+				return n;
+			pos = ge;
+			hs->gap_pending = false;
+			hs->hunting = true;
+			continue;
+		}
+		return pos;
+	}
+}
+
+static void tcp_data(struct tcp_stream *a, struct mm_flow *f)
+{
+	struct half_stream *h;
+	enum mm_dir dir;
+	size_t n, used;
+
+	if (a->server.count_new) {
+		h = &a->server; /* bytes the server received: from the client */
+		dir = MM_DIR_TO_SERVER;
+	} else if (a->client.count_new) {
+		h = &a->client;
+		dir = MM_DIR_TO_CLIENT;
+	} else {
+		return;
+	}
+	n = (size_t)(h->count - h->offset);
+	if (!f || !f->d || f->state == FLOW_EXCLUDED || f->state == FLOW_UNDISSECTED)
+		return; /* consume everything */
+	used = frame_pdus(f, dir, (const uint8_t *)h->data, n, (uint32_t)h->offset);
+	if (used < n)
+		nids_discard(a, (int)used);
+}
+
+static void tcp_callback(struct tcp_stream *a, void **param)
+{
+	struct mm_flow *f = a->user;
+
+	switch (a->nids_state) {
+	case NIDS_JUST_EST:
+		f = flow_new(IPPROTO_TCP, a->addr.saddr, a->addr.source,
+			     a->addr.daddr, a->addr.dest);
+		if (!f)
+			return; /* no listener: libnids frees the stream */
+		f->tcp = a;
+		f->midstream = in_pickup;
+		a->user = f;
+		*param = f;
+		if (in_pickup)
+			mm.st.tcp_midstream++;
+		else
+			mm.st.tcp_streams++;
+		flow_choose_dissector(f);
+		if (f->d) {
+			a->client.collect++;
+			a->server.collect++;
+			/* mid-stream: the first bytes may be inside a PDU */
+			f->half[0].hunting = f->half[1].hunting = f->midstream;
+		} else {
+			a->client.collect_urg++; /* see flow_exclude() */
+		}
+		return;
+	case NIDS_DATA:
+		tcp_data(a, f);
+		return;
+	default: /* NIDS_CLOSE, NIDS_RESET, NIDS_TIMED_OUT, NIDS_EXITING */
+		if (f) {
+			hole_list_del(f);
+			a->user = NULL;
+			flow_end(f);
+		}
+		return;
+	}
+}
+
+static void udp_callback(struct tuple4 *addr, char *data, int len,
+			 struct ip *iph)
+{
+	enum mm_dir dir;
+	struct mm_flow *f;
+
+	(void)iph;
+	mm.st.udp_datagrams++;
+	f = udp_flow_get(addr->saddr, addr->source, addr->daddr, addr->dest, &dir);
+	if (!f || !f->d || f->state == FLOW_EXCLUDED || len <= 0)
+		return;
+	if (f->state == FLOW_PROBING) {
+		if (f->d->probe((const uint8_t *)data, (size_t)len, dir) != MM_PROBE_YES) {
+			if (++f->probe_bytes >= 8) /* datagrams, here */
+				flow_exclude(f, NULL);
+			return;
+		}
+		f->state = FLOW_ACTIVE;
+	}
+	f->ctx.dir = dir;
+	f->d->parse(&f->ctx, f->dstate, (const uint8_t *)data, (size_t)len);
+	mm.st.pdus[f->d_index]++;
+}
+
+int reasm_init(char *err, size_t errlen)
+{
+	static struct nids_chksum_ctl nochk = { 0, 0, NIDS_DONT_CHKSUM, 0 };
+
+	raw_handle = pcap_open_dead(DLT_RAW, 65535);
+	if (!raw_handle) {
+		snprintf(err, errlen, "pcap_open_dead failed");
+		return -1;
+	}
+	nids_params.pcap_desc = raw_handle;
+	nids_params.filename = NULL;
+	nids_params.device = NULL;
+	/* libnids keeps 3/4 of its table size as streams */
+	nids_params.n_tcp_streams = mm.cfg.max_streams / 3 * 4 + 4;
+	nids_params.n_hosts = 4096;
+	/* its scan detector reports ordinary polling as scans: off */
+	nids_params.scan_num_hosts = 0;
+	nids_params.syslog = nids_warning;
+	nids_params.no_mem = nids_out_of_memory;
+	nids_params.promisc = 0;
+	nids_params.multiproc = 0;
+	/* time out half-closed connections whose last FIN was lost */
+	nids_params.tcp_workarounds = 1;
+	nids_params.pcap_filter = NULL;
+	if (!nids_init()) {
+		snprintf(err, errlen, "libnids: %s", nids_errbuf);
+		return -1;
+	}
+	/* offloading NICs and loopback captures carry bad checksums */
+	nids_register_chksum_ctl(&nochk, 1);
+	nids_register_tcp(tcp_callback);
+	nids_register_udp(udp_callback);
+	return 0;
+}
+
+void reasm_finish(void)
+{
+	holes_sweep(true);
+	nids_exit(); /* NIDS_EXITING for every open stream */
+	udp_flows_end_all();
+	if (raw_handle) {
+		pcap_close(raw_handle);
+		raw_handle = NULL;
+	}
+}

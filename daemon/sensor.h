@@ -1,0 +1,227 @@
+/*
+ * sensor.h - the sensor's modules and the state they share.
+ *
+ * One capture thread runs capture -> libnids -> dissectors -> policy and
+ * never blocks on output: alerts leave through the link (store/link.c),
+ * which queues without blocking.  libnids is global state, so the sensor is
+ * one instance per process (`mm` below).
+ */
+#ifndef MM_SENSOR_H
+#define MM_SENSOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/time.h>
+
+#include "../dissectors/dissector.h"
+#include "../zones/zones.h"
+
+#define MM_VERSION "0.1.0"
+#define MM_MAX_DISSECTORS 16
+
+struct mm_link;
+struct store_server;
+struct tcp_stream;
+
+/* ---------------- configuration (config.c, main.c) ---------------- */
+
+struct mm_cfg {
+	const char *config_path; /* --config, etc/mimamori.yaml */
+	const char *iface;       /* -i */
+	const char *pcap_file;   /* -r */
+	const char *bpf;         /* -f */
+	const char *zones_path;  /* --zones */
+	const char *db_path;     /* --db (embedded store) */
+	const char *store_ep;    /* --store (remote store); NULL = embedded */
+	const char *log_dir;     /* --log-dir: transaction logs, eve.json */
+	const char *sensor;      /* --sensor, default: host name */
+	int snaplen;
+	int buffer_mb;           /* kernel capture buffer */
+	bool promisc;
+	int max_streams;         /* concurrent TCP streams libnids keeps */
+	int udp_flows_max;       /* concurrent UDP flows we keep */
+	double udp_idle;         /* seconds before an idle UDP flow ends */
+	double gap_timeout;      /* seconds a TCP hole may stall a stream */
+	int hosts_max;           /* hosts remembered (zones, asset facts) */
+	size_t spool_max;        /* unacknowledged records kept by the link */
+	int resend_ms;
+	int flush_timeout_ms;    /* at exit: wait this long for the store */
+	double aggregate_window; /* embedded store: alert aggregation window */
+	bool stats_json;         /* print the exit stats as JSON */
+	bool quiet;
+};
+
+void mm_cfg_defaults(struct mm_cfg *c);
+/* read a YAML config file; -1 with "FILE:LINE: message" on error */
+int mm_cfg_load(struct mm_cfg *c, const char *path, char *err, size_t errlen);
+
+/* ---------------- counters (stats.c) ---------------- */
+
+struct mm_stats {
+	uint64_t packets, bytes;
+	uint64_t kern_recv, kern_drops, kern_ifdrops; /* pcap_stats, live */
+	uint64_t non_ipv4;        /* frames that carry no IPv4 */
+	uint64_t truncated;       /* frames cut short (snaplen or damage) */
+	uint64_t ip_csum_fixed;   /* IPv4 header checksums we repaired */
+	uint64_t ip_fragments;
+	uint64_t capture_truncated; /* 1 when the file ended mid-record */
+	uint64_t tcp_streams;     /* seen from their handshake */
+	uint64_t tcp_midstream;   /* picked up without a handshake */
+	uint64_t tcp_gaps;        /* holes we stepped over */
+	uint64_t tcp_gap_bytes;
+	uint64_t tcp_gaps_abandoned; /* holes too large: stream restarted */
+	uint64_t tcp_desync;      /* framing lost, resynchronised */
+	uint64_t udp_datagrams;
+	uint64_t udp_flows;
+	uint64_t udp_flows_evicted;
+	uint64_t nids_warnings;
+	uint64_t nids_warn[16];   /* by libnids warning number */
+	uint64_t flows_excluded;  /* port matched, bytes did not */
+	uint64_t pdus[MM_MAX_DISSECTORS];
+	uint64_t events;
+	uint64_t alerts;          /* raised */
+	uint64_t alerts_queue_dropped; /* link queue full: counted */
+	uint64_t log_records;
+	uint64_t log_errors;
+	uint64_t hosts_table_full;
+};
+
+/* one JSON object with every counter and the link's figures */
+void mm_stats_json(struct mm_rec *r);
+void mm_stats_print(FILE *f);
+
+/* ---------------- the sensor (one per process) ---------------- */
+
+struct mm_sensor {
+	struct mm_cfg cfg;
+	struct zone_model *zones;
+	struct mm_link *link;
+	struct store_server *store; /* embedded store, or NULL */
+	void *zctx;
+	struct mm_stats st;
+	/* the packet being processed */
+	uint64_t frame;             /* 1-based, as tshark's frame.number */
+	struct timeval now;         /* its timestamp */
+	/* scratch records: a dissector may raise an alert while it builds
+	 * its log record, so each has its own */
+	struct mm_rec *rec_log, *rec_alert, *rec_misc;
+	FILE *logs[MM_MAX_DISSECTORS]; /* transaction logs, opened lazily */
+	FILE *eve;                  /* log_dir/eve.json, or NULL */
+	int n_dissectors;
+};
+
+extern struct mm_sensor mm;
+
+/* ---------------- flows (flow.c) ---------------- */
+
+/* how far dissection of a flow has got */
+enum mm_flow_state {
+	FLOW_UNDISSECTED = 0, /* no dissector for its ports */
+	FLOW_PROBING,         /* candidate dissector, not confirmed yet */
+	FLOW_ACTIVE,          /* dissecting */
+	FLOW_EXCLUDED,        /* port matched, bytes did not: never again */
+};
+
+/* per direction of a TCP flow: framing and hole bookkeeping */
+struct mm_half {
+	bool hunting;         /* looking for the next PDU boundary */
+	bool desync_reported;
+	bool gap_pending;     /* a filled hole lies ahead in the stream */
+	uint32_t gap_start;   /* stream offsets of the filled hole */
+	uint32_t gap_end;
+	/* a hole libnids is waiting on (segments queued beyond it) */
+	bool hole;
+	double hole_since;
+	uint32_t *ooo_seq;    /* sequence numbers queued beyond the hole */
+	uint32_t n_ooo, cap_ooo;
+};
+
+struct mm_flow {
+	uint64_t id;
+	uint8_t transport;           /* IPPROTO_TCP / IPPROTO_UDP */
+	uint32_t cli_ip, srv_ip;     /* network byte order */
+	uint16_t cli_port, srv_port; /* host byte order */
+	char cli_str[16], srv_str[16];
+	const struct zone *cli_zone, *srv_zone;
+	const char *cli_host, *srv_host; /* named hosts, or NULL */
+	const struct mm_dissector *d;
+	int d_index;
+	void *dstate;
+	enum mm_flow_state state;
+	bool midstream;
+	uint32_t probe_bytes;        /* bytes seen while probing */
+	struct mm_half half[2];      /* [MM_DIR_TO_SERVER], [MM_DIR_TO_CLIENT] */
+	struct tcp_stream *tcp;
+	struct mm_ctx ctx;
+	/* flows with an open hole (reasm.c) */
+	struct mm_flow *hole_prev, *hole_next;
+	bool on_hole_list;
+	/* UDP table (flow.c) */
+	struct mm_flow *hnext, *lru_prev, *lru_next;
+	double last_seen;
+};
+
+/* a flow for (client, server); zones looked up once here */
+struct mm_flow *flow_new(uint8_t transport, uint32_t cli_ip, uint16_t cli_port,
+			 uint32_t srv_ip, uint16_t srv_port);
+/* pick the dissector candidate by the server port (NULL: none) */
+void flow_choose_dissector(struct mm_flow *f);
+/* end of a flow: dissector's flow_end, state freed, flow freed */
+void flow_end(struct mm_flow *f);
+/* the dissector whose port is `port` for `transport`, or -1 */
+int flow_dissector_for_port(uint8_t transport, uint16_t port);
+
+/* UDP flows: find or create by the datagram's addresses; NULL if none */
+struct mm_flow *udp_flow_get(uint32_t saddr, uint16_t sport, uint32_t daddr,
+			     uint16_t dport, enum mm_dir *dir);
+void udp_flows_expire(double now);
+void udp_flows_end_all(void);
+int udp_table_init(int max);
+
+/* ---------------- reassembly (reasm.c) ---------------- */
+
+int reasm_init(char *err, size_t errlen);
+/* one IPv4 packet (ip points at its header, len bytes captured) */
+void reasm_packet(const uint8_t *ip, size_t len);
+/* end of capture: fill holes, flush every stream (nids_exit) */
+void reasm_finish(void);
+
+/* ---------------- alerts and policy (alert.c) ---------------- */
+
+void alert_from_op(struct mm_flow *f, enum mm_dir dir, const struct mm_op *op);
+void alert_from_event(struct mm_flow *f, enum mm_dir dir,
+		      const struct mm_event_def *ev, const char *detail);
+extern const struct mm_ctx_ops mm_sensor_ctx_ops;
+
+/* ---------------- transaction logs (txlog.c) ---------------- */
+
+int txlog_open_dir(const char *dir, char *err, size_t errlen);
+struct mm_rec *txlog_begin(struct mm_flow *f, enum mm_dir dir);
+void txlog_end(struct mm_flow *f, struct mm_rec *r);
+void txlog_write_line(FILE *fp, const char *s, size_t n);
+void txlog_close(void);
+
+/* ---------------- hosts and asset facts (hosts.c) ---------------- */
+
+int hosts_init(int max);
+/* true the first time this address is reported as in no zone */
+bool hosts_first_unknown(uint32_t ip);
+void hosts_fact(uint32_t ip, const struct zone *z, const char *key,
+		const uint8_t *v, size_t n);
+void hosts_free(void);
+
+/* ---------------- capture (capture.c) ---------------- */
+
+int capture_run(char *err, size_t errlen);
+/* set from signal handlers */
+extern volatile int mm_stop_requested;
+extern volatile int mm_stats_requested;
+
+/* current packet time in seconds */
+static inline double mm_now(void)
+{
+	return (double)mm.now.tv_sec + (double)mm.now.tv_usec / 1e6;
+}
+
+#endif /* MM_SENSOR_H */

@@ -1,0 +1,136 @@
+/*
+ * stats.c - the sensor's counters, as one JSON object (sent to the store,
+ * written to DIR/stats.jsonl) and as a readable block on stderr at exit or
+ * on SIGUSR1.
+ */
+#include <nids.h>
+#include <stdio.h>
+
+#include "../store/store.h"
+#include "sensor.h"
+
+/* libnids' warning numbers (nids.h) by name, for the stats record */
+static const char *const nids_warn_names[] = {
+	[NIDS_WARN_IP_OVERSIZED] = "ip_oversized",
+	[NIDS_WARN_IP_INVLIST] = "ip_invalid_fragment_list",
+	[NIDS_WARN_IP_OVERLAP] = "ip_overlapping_fragments",
+	[NIDS_WARN_IP_HDR] = "ip_invalid_header",
+	[NIDS_WARN_IP_SRR] = "ip_source_routed",
+	[NIDS_WARN_TCP_TOOMUCH] = "tcp_too_many_streams",
+	[NIDS_WARN_TCP_HDR] = "tcp_invalid_header",
+	[NIDS_WARN_TCP_BIGQUEUE] = "tcp_queue_overflow",
+	[NIDS_WARN_TCP_BADFLAGS] = "tcp_bad_flags",
+};
+
+#define N_WARN_NAMES (sizeof(nids_warn_names) / sizeof(nids_warn_names[0]))
+
+void mm_stats_json(struct mm_rec *r)
+{
+	const struct mm_stats *s = &mm.st;
+	struct mm_link_stats ls = { 0 };
+	char ts[40];
+
+	if (mm.link)
+		mm_link_stats(mm.link, &ls);
+	mm_format_ts(ts, sizeof(ts), mm.now.tv_sec, mm.now.tv_usec);
+	rec_str(r, "timestamp", ts);
+	rec_str(r, "event_type", "stats");
+	rec_str(r, "sensor", mm.cfg.sensor);
+	rec_str(r, "version", MM_VERSION);
+	rec_uint(r, "packets", s->packets);
+	rec_uint(r, "bytes", s->bytes);
+	rec_obj_begin(r, "kernel");
+	rec_uint(r, "received", s->kern_recv);
+	rec_uint(r, "dropped", s->kern_drops);
+	rec_uint(r, "if_dropped", s->kern_ifdrops);
+	rec_obj_end(r);
+	rec_uint(r, "non_ipv4", s->non_ipv4);
+	rec_uint(r, "truncated", s->truncated);
+	rec_uint(r, "ip_checksum_repaired", s->ip_csum_fixed);
+	rec_uint(r, "ip_fragments", s->ip_fragments);
+	rec_bool(r, "capture_truncated", s->capture_truncated != 0);
+	rec_obj_begin(r, "tcp");
+	rec_uint(r, "streams", s->tcp_streams);
+	rec_uint(r, "midstream", s->tcp_midstream);
+	rec_uint(r, "gaps", s->tcp_gaps);
+	rec_uint(r, "gap_bytes", s->tcp_gap_bytes);
+	rec_uint(r, "gaps_abandoned", s->tcp_gaps_abandoned);
+	rec_uint(r, "resync", s->tcp_desync);
+	rec_obj_end(r);
+	rec_obj_begin(r, "udp");
+	rec_uint(r, "datagrams", s->udp_datagrams);
+	rec_uint(r, "flows", s->udp_flows);
+	rec_uint(r, "flows_evicted", s->udp_flows_evicted);
+	rec_obj_end(r);
+	rec_uint(r, "flows_excluded", s->flows_excluded);
+	rec_obj_begin(r, "libnids_warnings");
+	rec_uint(r, "total", s->nids_warnings);
+	for (size_t i = 1; i < N_WARN_NAMES; i++)
+		if (nids_warn_names[i] && s->nids_warn[i])
+			rec_uint(r, nids_warn_names[i], s->nids_warn[i]);
+	rec_obj_end(r);
+	rec_obj_begin(r, "pdus");
+	for (int i = 0; mm_dissectors[i]; i++)
+		rec_uint(r, mm_dissectors[i]->name, s->pdus[i]);
+	rec_obj_end(r);
+	rec_uint(r, "events", s->events);
+	rec_obj_begin(r, "alerts");
+	rec_uint(r, "raised", s->alerts);
+	rec_uint(r, "queue_dropped", s->alerts_queue_dropped);
+	rec_obj_end(r);
+	rec_obj_begin(r, "link");
+	rec_uint(r, "queued", ls.queued);
+	rec_uint(r, "sent", ls.sent);
+	rec_uint(r, "resent", ls.resent);
+	rec_uint(r, "acknowledged", ls.acked);
+	rec_uint(r, "dropped", ls.dropped);
+	rec_uint(r, "backlog", ls.backlog);
+	rec_obj_end(r);
+	rec_uint(r, "log_records", s->log_records);
+	rec_uint(r, "log_errors", s->log_errors);
+	rec_uint(r, "hosts_table_full", s->hosts_table_full);
+}
+
+void mm_stats_print(FILE *f)
+{
+	const struct mm_stats *s = &mm.st;
+	struct mm_link_stats ls = { 0 };
+
+	if (mm.link)
+		mm_link_stats(mm.link, &ls);
+	fprintf(f, "mimamorid: stats for sensor %s\n", mm.cfg.sensor);
+	fprintf(f, "  packets %llu, bytes %llu, kernel drops %llu (interface %llu)\n",
+		(unsigned long long)s->packets, (unsigned long long)s->bytes,
+		(unsigned long long)s->kern_drops,
+		(unsigned long long)s->kern_ifdrops);
+	fprintf(f, "  non-IPv4 %llu, truncated %llu, IP checksums repaired %llu, fragments %llu%s\n",
+		(unsigned long long)s->non_ipv4, (unsigned long long)s->truncated,
+		(unsigned long long)s->ip_csum_fixed,
+		(unsigned long long)s->ip_fragments,
+		s->capture_truncated ? ", capture file truncated" : "");
+	fprintf(f, "  TCP streams %llu with handshake, %llu picked up mid-stream; "
+		"gaps %llu (%llu bytes, %llu abandoned), resync %llu\n",
+		(unsigned long long)s->tcp_streams, (unsigned long long)s->tcp_midstream,
+		(unsigned long long)s->tcp_gaps, (unsigned long long)s->tcp_gap_bytes,
+		(unsigned long long)s->tcp_gaps_abandoned,
+		(unsigned long long)s->tcp_desync);
+	fprintf(f, "  UDP datagrams %llu, flows %llu (evicted %llu); flows excluded %llu; libnids warnings %llu\n",
+		(unsigned long long)s->udp_datagrams, (unsigned long long)s->udp_flows,
+		(unsigned long long)s->udp_flows_evicted,
+		(unsigned long long)s->flows_excluded,
+		(unsigned long long)s->nids_warnings);
+	fprintf(f, "  PDUs:");
+	for (int i = 0; mm_dissectors[i]; i++)
+		fprintf(f, " %s %llu", mm_dissectors[i]->name,
+			(unsigned long long)s->pdus[i]);
+	fprintf(f, "\n  events %llu, alerts %llu sent, %llu acknowledged by the store, "
+		"%llu unacknowledged, %llu dropped (queue %llu)\n",
+		(unsigned long long)s->events, (unsigned long long)s->alerts,
+		(unsigned long long)ls.acked, (unsigned long long)ls.backlog,
+		(unsigned long long)ls.dropped,
+		(unsigned long long)s->alerts_queue_dropped);
+	if (s->log_records || s->log_errors)
+		fprintf(f, "  log records %llu, log write errors %llu\n",
+			(unsigned long long)s->log_records,
+			(unsigned long long)s->log_errors);
+}
