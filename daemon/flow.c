@@ -54,10 +54,39 @@ struct mm_flow *flow_new(uint8_t transport, uint32_t cli_ip, uint16_t cli_port,
 	return f;
 }
 
+/* exchange the two ends: the flow's client becomes its server */
+static void flow_swap_ends(struct mm_flow *f)
+{
+	uint32_t ip = f->cli_ip;
+	uint16_t port = f->cli_port;
+	const struct zone *z = f->cli_zone;
+	const char *h = f->cli_host;
+	char s[16];
+
+	f->cli_ip = f->srv_ip; f->srv_ip = ip;
+	f->cli_port = f->srv_port; f->srv_port = port;
+	f->cli_zone = f->srv_zone; f->srv_zone = z;
+	f->cli_host = f->srv_host; f->srv_host = h;
+	memcpy(s, f->cli_str, sizeof(s));
+	memcpy(f->cli_str, f->srv_str, sizeof(s));
+	memcpy(f->srv_str, s, sizeof(s));
+	f->swapped = !f->swapped;
+}
+
 void flow_choose_dissector(struct mm_flow *f)
 {
 	int i = flow_dissector_for_port(f->transport, f->srv_port);
 
+	/*
+	 * Some devices open the connection from the protocol's server port
+	 * (a Modbus server on 502 connecting out to a collector): the end on
+	 * the protocol's port is its server, whoever sent the SYN.
+	 */
+	if (i < 0 && f->transport == IPPROTO_TCP) {
+		i = flow_dissector_for_port(f->transport, f->cli_port);
+		if (i >= 0)
+			flow_swap_ends(f);
+	}
 	if (i < 0)
 		return;
 	f->d = mm_dissectors[i];

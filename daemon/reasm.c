@@ -240,15 +240,23 @@ static void hole_note(struct mm_flow *f, struct mm_half *hs, uint32_t seq)
 	hs->ooo_seq[hs->n_ooo++] = seq;
 }
 
+/* true when bytes of protocol direction `dir` are sent by the TCP client */
+static bool sent_by_tcp_client(const struct mm_flow *f, enum mm_dir dir)
+{
+	return (dir == MM_DIR_TO_SERVER) != f->swapped;
+}
+
 /*
- * Fill the hole in the bytes that `snd` sends to `rcv`.  dir is the
- * direction of those bytes (MM_DIR_TO_SERVER when snd is the client).
+ * Fill the hole in the bytes of protocol direction `dir` (see
+ * flow_choose_dissector for flows whose protocol server opened the TCP
+ * connection: then the TCP client sends the responses).
  */
 static void hole_fill(struct mm_flow *f, enum mm_dir dir)
 {
 	struct tcp_stream *a = f->tcp;
-	struct half_stream *snd = dir == MM_DIR_TO_SERVER ? &a->client : &a->server;
-	struct half_stream *rcv = dir == MM_DIR_TO_SERVER ? &a->server : &a->client;
+	bool by_client = sent_by_tcp_client(f, dir);
+	struct half_stream *snd = by_client ? &a->client : &a->server;
+	struct half_stream *rcv = by_client ? &a->server : &a->client;
 	struct mm_half *hs = &f->half[dir];
 	uint32_t exp = snd->first_data_seq + (uint32_t)rcv->count +
 		       (uint32_t)rcv->urg_count;
@@ -292,7 +300,7 @@ static void hole_fill(struct mm_flow *f, enum mm_dir dir)
 	mm.st.tcp_gap_bytes += len;
 	hole_clear(f, hs);
 
-	if (dir == MM_DIR_TO_SERVER) {
+	if (by_client) {
 		sa = a->addr.saddr; sp = a->addr.source;
 		da = a->addr.daddr; dp = a->addr.dest;
 	} else {
@@ -359,15 +367,16 @@ static void watch_holes(struct tcp_stream *a, bool from_client, uint32_t seq,
 			size_t iplen)
 {
 	struct mm_flow *f = a->user;
-	enum mm_dir dir = from_client ? MM_DIR_TO_SERVER : MM_DIR_TO_CLIENT;
 	struct half_stream *snd = from_client ? &a->client : &a->server;
 	struct half_stream *rcv = from_client ? &a->server : &a->client;
+	enum mm_dir dir;
 	struct mm_half *hs;
 	uint32_t exp;
 	int truesize;
 
 	if (!f)
 		return;
+	dir = from_client != f->swapped ? MM_DIR_TO_SERVER : MM_DIR_TO_CLIENT;
 	hs = &f->half[dir];
 	exp = snd->first_data_seq + (uint32_t)rcv->count + (uint32_t)rcv->urg_count;
 	if (hs->hole && !rcv->list)
@@ -513,21 +522,40 @@ static void flow_exclude(struct mm_flow *f, struct tcp_stream *a)
 }
 
 /*
- * The first byte offset in p[0..n) where a PDU plausibly starts (probe YES
- * and a sane length), -1 when none; *more is set when the tail is too
- * short to tell.
+ * Does a PDU plausibly start at p?  The dissector's probe says yes; or the
+ * framing length is sane and the PDU ends exactly where the delivered
+ * bytes end, or the next PDU right after it probes yes.  The second rule
+ * keeps unusual but well-framed PDUs (a fuzzed request, a vendor
+ * extension the probe does not know) after a gap or a mid-stream pickup.
+ */
+static bool pdu_starts_at(const struct mm_dissector *d, const uint8_t *p,
+			  size_t n, enum mm_dir dir)
+{
+	long len;
+
+	if (d->probe(p, n, dir) == MM_PROBE_YES)
+		return d->pdu_len(p, n) >= 0;
+	len = d->pdu_len(p, n);
+	if (len <= 0 || (size_t)len > n || (size_t)len > d->max_pdu)
+		return false;
+	return (size_t)len == n ||
+	       d->probe(p + len, n - (size_t)len, dir) == MM_PROBE_YES;
+}
+
+/*
+ * The first byte offset in p[0..n) where a PDU plausibly starts, -1 when
+ * none; *more is set when the tail is too short to tell.
  */
 static long hunt(const struct mm_dissector *d, const uint8_t *p, size_t n,
 		 enum mm_dir dir, bool *more)
 {
 	*more = false;
 	for (size_t i = 0; i < n; i++) {
-		enum mm_probe pr = d->probe(p + i, n - i, dir);
-		if (pr == MM_PROBE_MORE) {
+		if (d->probe(p + i, n - i, dir) == MM_PROBE_MORE) {
 			*more = true;
 			return (long)i;
 		}
-		if (pr == MM_PROBE_YES && d->pdu_len(p + i, n - i) >= 0)
+		if (pdu_starts_at(d, p + i, n - i, dir))
 			return (long)i;
 	}
 	return -1;
@@ -559,18 +587,26 @@ static size_t frame_pdus(struct mm_flow *f, enum mm_dir dir,
 			size_t avail = lim - pos;
 			long len;
 
-			if (f->state == FLOW_PROBING) {
-				enum mm_probe pr = d->probe(p, avail, dir);
-				if (pr == MM_PROBE_MORE) {
-					if (avail >= d->max_pdu)
-						pr = MM_PROBE_NO;
-					else
-						break;
-				}
-				if (pr == MM_PROBE_YES) {
+			if (f->state == FLOW_PROBING && !hs->hunting) {
+				/*
+				 * The first bytes of a connection seen from its
+				 * handshake: a PDU must start here.  A PDU whose
+				 * framing is sane but whose rest is still to come
+				 * is waited for (bounded by probe_bytes).
+				 */
+				if (d->probe(p, avail, dir) == MM_PROBE_MORE &&
+				    avail < d->max_pdu)
+					break;
+				if (pdu_starts_at(d, p, avail, dir)) {
 					f->state = FLOW_ACTIVE;
-					hs->hunting = false;
-				} else if (!hs->hunting || f->probe_bytes > 4096) {
+				} else {
+					len = d->pdu_len(p, avail);
+					if (len > 0 && (size_t)len > avail &&
+					    (size_t)len <= d->max_pdu &&
+					    f->probe_bytes < 4096) {
+						f->probe_bytes += (uint32_t)avail;
+						break;
+					}
 					flow_exclude(f, f->tcp);
 					return n;
 				}
@@ -642,11 +678,11 @@ static void tcp_data(struct tcp_stream *a, struct mm_flow *f)
 	size_t n, used;
 
 	if (a->server.count_new) {
-		h = &a->server; /* bytes the server received: from the client */
-		dir = MM_DIR_TO_SERVER;
+		h = &a->server; /* bytes the TCP server received */
+		dir = f && f->swapped ? MM_DIR_TO_CLIENT : MM_DIR_TO_SERVER;
 	} else if (a->client.count_new) {
 		h = &a->client;
-		dir = MM_DIR_TO_CLIENT;
+		dir = f && f->swapped ? MM_DIR_TO_SERVER : MM_DIR_TO_CLIENT;
 	} else {
 		return;
 	}

@@ -150,6 +150,8 @@ struct mm_flow {
 	void *dstate;
 	enum mm_flow_state state;
 	bool midstream;
+	bool swapped;                /* the protocol server opened the TCP
+	                                connection: its TCP client answers */
 	uint32_t probe_bytes;        /* bytes seen while probing */
 	struct mm_half half[2];      /* [MM_DIR_TO_SERVER], [MM_DIR_TO_CLIENT] */
 	struct tcp_stream *tcp;
