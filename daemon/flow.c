@@ -109,7 +109,7 @@ void flow_end(struct mm_flow *f)
 	if (f->d && f->d->state_free && f->dstate)
 		f->d->state_free(f->dstate);
 	for (int d = 0; d < 2; d++)
-		free(f->half[d].ooo_seq);
+		free(f->half[d].ooo);
 	free(f);
 }
 

@@ -215,8 +215,11 @@ static void hole_clear(struct mm_flow *f, struct mm_half *hs)
 		hole_list_del(f);
 }
 
-static void hole_note(struct mm_flow *f, struct mm_half *hs, uint32_t seq)
+static void hole_note(struct mm_flow *f, struct mm_half *hs, uint32_t seq,
+		      uint32_t len)
 {
+	struct mm_ooo_seg *o;
+
 	if (!hs->hole) {
 		hs->hole = true;
 		hs->hole_since = mm_now();
@@ -226,18 +229,39 @@ static void hole_note(struct mm_flow *f, struct mm_half *hs, uint32_t seq)
 	if (hs->n_ooo == hs->cap_ooo) {
 		if (hs->cap_ooo >= OOO_MAX) {
 			/* keep the smallest in slot 0; that is all we need */
-			if (seq_after(hs->ooo_seq[0], seq))
-				hs->ooo_seq[0] = seq;
+			if (seq_after(hs->ooo[0].seq, seq)) {
+				hs->ooo[0].seq = seq;
+				hs->ooo[0].len = len;
+			}
 			return;
 		}
 		uint32_t cap = hs->cap_ooo ? hs->cap_ooo * 2 : 16;
-		uint32_t *n = realloc(hs->ooo_seq, cap * sizeof(*n));
+		struct mm_ooo_seg *n = realloc(hs->ooo, cap * sizeof(*n));
 		if (!n)
 			return;
-		hs->ooo_seq = n;
+		hs->ooo = n;
 		hs->cap_ooo = cap;
 	}
-	hs->ooo_seq[hs->n_ooo++] = seq;
+	o = &hs->ooo[hs->n_ooo++];
+	o->seq = seq;
+	o->len = len;
+	o->frame = mm.frame;
+	o->ts = mm.now;
+}
+
+/*
+ * While libnids delivers the queue behind a filled hole: the frame that
+ * carried the bytes ending at sequence number `end` (0 when unknown).
+ */
+static const struct mm_ooo_seg *replay_segment(const struct mm_half *hs,
+					       uint32_t end)
+{
+	for (uint32_t i = 0; i < hs->n_ooo; i++) {
+		const struct mm_ooo_seg *o = &hs->ooo[i];
+		if (!seq_after(o->seq + 1, end) && !seq_after(end, o->seq + o->len))
+			return o;
+	}
+	return NULL;
 }
 
 /* true when bytes of protocol direction `dir` are sent by the TCP client */
@@ -263,6 +287,8 @@ static void hole_fill(struct mm_flow *f, enum mm_dir dir)
 	uint32_t next = 0, len, done;
 	bool found = false;
 	uint32_t s_ack, s_window, s_wscale;
+	uint64_t saved_frame;
+	struct timeval saved_now;
 	uint32_t sa, da;
 	uint16_t sp, dp;
 
@@ -271,7 +297,7 @@ static void hole_fill(struct mm_flow *f, enum mm_dir dir)
 		return;
 	}
 	for (uint32_t i = 0; i < hs->n_ooo; i++) {
-		uint32_t s = hs->ooo_seq[i];
+		uint32_t s = hs->ooo[i].seq;
 		if (seq_after(s, exp) && (!found || seq_after(next, s))) {
 			next = s;
 			found = true;
@@ -298,7 +324,6 @@ static void hole_fill(struct mm_flow *f, enum mm_dir dir)
 	hs->gap_end = hs->gap_start + len;
 	mm.st.tcp_gaps++;
 	mm.st.tcp_gap_bytes += len;
-	hole_clear(f, hs);
 
 	if (by_client) {
 		sa = a->addr.saddr; sp = a->addr.source;
@@ -321,15 +346,25 @@ static void hole_fill(struct mm_flow *f, enum mm_dir dir)
 	rcv->window = 65535;
 	rcv->wscale = 1u << 14;
 	memset(filler + 40, 0, sizeof(filler) - 40);
+	saved_frame = mm.frame;
+	saved_now = mm.now;
+	hs->replay = true;
 	for (done = 0; done < len;) {
 		uint32_t n = len - done > FILLER_MAX ? FILLER_MAX : len - done;
 		feed_segment(filler, sa, sp, da, dp, exp + done, snd->ack_seq,
 			     TH_ACK | TH_PUSH, false, n);
 		done += n;
 		/* the stream may have ended inside the callbacks */
-		if (nids_find_tcp_stream(&a->addr) != a || a->user != f)
+		if (nids_find_tcp_stream(&a->addr) != a || a->user != f) {
+			mm.frame = saved_frame;
+			mm.now = saved_now;
 			return;
+		}
 	}
+	mm.frame = saved_frame;
+	mm.now = saved_now;
+	hs->replay = false;
+	hole_clear(f, hs);
 	if (seq_after(s_ack, rcv->ack_seq))
 		rcv->ack_seq = s_ack;
 	rcv->window = (u_short)s_window;
@@ -364,7 +399,7 @@ static void holes_sweep(bool all)
  * and fill one that would otherwise stall or be discarded.
  */
 static void watch_holes(struct tcp_stream *a, bool from_client, uint32_t seq,
-			size_t iplen)
+			uint32_t datalen, size_t iplen)
 {
 	struct mm_flow *f = a->user;
 	struct half_stream *snd = from_client ? &a->client : &a->server;
@@ -383,7 +418,7 @@ static void watch_holes(struct tcp_stream *a, bool from_client, uint32_t seq,
 		hole_clear(f, hs); /* a late segment closed it: reordering */
 	if (!seq_after(seq, exp))
 		return;
-	hole_note(f, hs, seq);
+	hole_note(f, hs, seq, datalen);
 	truesize = (int)(((iplen + 16) + 15) & ~(size_t)15) + NIDS_SKB_OVERHEAD;
 	if (rcv->rmem_alloc + truesize > NIDS_QUEUE_LIMIT ||
 	    mm_now() - hs->hole_since >= mm.cfg.gap_timeout)
@@ -490,7 +525,7 @@ void reasm_packet(const uint8_t *ip, size_t len)
 						       flags & TH_ACK);
 					}
 				} else {
-					watch_holes(a, from_client, seq, iplen);
+					watch_holes(a, from_client, seq, (uint32_t)datalen, iplen);
 				}
 			}
 		}
@@ -689,6 +724,18 @@ static void tcp_data(struct tcp_stream *a, struct mm_flow *f)
 	n = (size_t)(h->count - h->offset);
 	if (!f || !f->d || f->state == FLOW_EXCLUDED || f->state == FLOW_UNDISSECTED)
 		return; /* consume everything */
+	if (f->half[dir].replay) {
+		/* queued bytes after a filled hole: credit the frame that
+		 * carried them, as if they had arrived in order */
+		struct half_stream *snd = h == &a->server ? &a->client : &a->server;
+		uint32_t end = snd->first_data_seq + (uint32_t)h->count +
+			       (uint32_t)h->urg_count;
+		const struct mm_ooo_seg *o = replay_segment(&f->half[dir], end);
+		if (o) {
+			mm.frame = o->frame;
+			mm.now = o->ts;
+		}
+	}
 	used = frame_pdus(f, dir, (const uint8_t *)h->data, n, (uint32_t)h->offset);
 	if (used < n)
 		nids_discard(a, (int)used);

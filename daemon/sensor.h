@@ -123,6 +123,17 @@ enum mm_flow_state {
 	FLOW_EXCLUDED,        /* port matched, bytes did not: never again */
 };
 
+/*
+ * A segment libnids queued behind a hole: when the hole is filled the
+ * queue is delivered at once, and each PDU is still attributed to the
+ * frame (and time) that carried its last byte.
+ */
+struct mm_ooo_seg {
+	uint32_t seq, len;
+	uint64_t frame;
+	struct timeval ts;
+};
+
 /* per direction of a TCP flow: framing and hole bookkeeping */
 struct mm_half {
 	bool hunting;         /* looking for the next PDU boundary */
@@ -133,8 +144,9 @@ struct mm_half {
 	/* a hole libnids is waiting on (segments queued beyond it) */
 	bool hole;
 	double hole_since;
-	uint32_t *ooo_seq;    /* sequence numbers queued beyond the hole */
+	struct mm_ooo_seg *ooo; /* segments queued beyond the hole */
 	uint32_t n_ooo, cap_ooo;
+	bool replay;          /* libnids is delivering the queue after a fill */
 };
 
 struct mm_flow {
