@@ -425,6 +425,34 @@ static void watch_holes(struct tcp_stream *a, bool from_client, uint32_t seq,
 		hole_fill(f, dir);
 }
 
+/*
+ * A packet from one end acknowledges bytes the other end sent.  When that
+ * acknowledgement passes a hole we are waiting on, the receiver did get
+ * the missing bytes: only the span port lost them, and nothing will be
+ * retransmitted.  Fill the hole now, before this packet is processed, so
+ * that what was queued behind it (a request) is dissected before what
+ * this packet carries (its response).
+ */
+static void watch_acks(struct tcp_stream *a, bool from_client, uint32_t ack)
+{
+	struct mm_flow *f = a->user;
+	/* the half that receives at this packet's sender */
+	struct half_stream *rcv = from_client ? &a->client : &a->server;
+	struct half_stream *snd = from_client ? &a->server : &a->client;
+	enum mm_dir dir;
+	uint32_t exp;
+
+	if (!f)
+		return;
+	/* bytes sent by the other end: by the TCP server when from_client */
+	dir = !from_client != f->swapped ? MM_DIR_TO_SERVER : MM_DIR_TO_CLIENT;
+	if (!f->half[dir].hole)
+		return;
+	exp = snd->first_data_seq + (uint32_t)rcv->count + (uint32_t)rcv->urg_count;
+	if (seq_after(ack, exp))
+		hole_fill(f, dir);
+}
+
 /* ---------------- the packet path ---------------- */
 
 void reasm_packet(const uint8_t *ip, size_t len)
@@ -503,6 +531,13 @@ void reasm_packet(const uint8_t *ip, size_t len)
 				tup.daddr = sa; tup.dest = sp;
 				a = nids_find_tcp_stream(&tup);
 				from_client = false;
+			}
+			if (a && a->nids_state == NIDS_DATA && (flags & TH_ACK) &&
+			    !(flags & (TH_SYN | TH_RST))) {
+				watch_acks(a, from_client, ack);
+				/* filling may have ended the stream */
+				if (!nids_find_tcp_stream(&tup))
+					a = NULL;
 			}
 			if (!(flags & (TH_SYN | TH_RST)) && datalen > 0) {
 				if (!a) {
