@@ -47,7 +47,9 @@ op.control|10.4.0.10|10.10.1.10|hozen|seigyo_line1|3|1
 op.control|10.99.0.5|10.10.1.10|remote|seigyo_line1|1|1
 zone.no_conduit|10.1.5.23|10.10.2.10|joho|seigyo_line2|2|3
 zone.no_conduit|10.99.0.5|10.10.1.10|remote|seigyo_line1|1|1
-zone.op_not_allowed|10.3.0.30|10.10.2.10|seisan_kanri|seigyo_line2|2|3
+zone.op_not_allowed|10.3.0.30|10.10.2.10|seisan_kanri|seigyo_line2|2|1
+zone.op_not_allowed|10.3.0.30|10.10.2.10|seisan_kanri|seigyo_line2|2|1
+zone.op_not_allowed|10.3.0.30|10.10.2.10|seisan_kanri|seigyo_line2|2|1
 zone.unknown_host|172.16.5.5|10.10.1.10|-|seigyo_line1|2|1
 W
 # why each one (rules in daemon/alert.c, zones in etc/zones.yaml):
