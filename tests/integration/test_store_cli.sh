@@ -1,0 +1,228 @@
+#!/bin/sh
+# The store as its own process and the CLI over what it stored:
+# bin/mimamori-store on a loopback tcp port, fed by build/tools/mm-send
+# (the sensor's reliable link), then bin/mimamori alerts/zones/sensors/
+# assets, as tables and as JSON, with their filters and error paths.
+. "$(dirname "$0")/lib.sh"
+
+STORE=$BIN/mimamori-store
+CLI=$BIN/mimamori
+SEND=$ROOT/$B/tools/mm-send
+for p in "$STORE" "$CLI" "$SEND"; do
+	if [ ! -x "$p" ]; then
+		fail build "$p missing (make all tests-build)"
+		exit 1
+	fi
+done
+
+T=$(tmpdir)
+SPID=""
+cleanup() {
+	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+have_py() { command -v python3 >/dev/null 2>&1; }
+
+# start_store DB: a store on a free loopback port; sets SPID and EP
+start_store() {
+	port=$(( ($$ % 20000) + 30000 ))
+	for try in 1 2 3 4 5 6 7 8; do
+		EP="tcp://127.0.0.1:$port"
+		"$STORE" --listen "$EP" --db "$1" --aggregate 2 --batch 50 \
+			2>"$T/store.log" &
+		SPID=$!
+		i=0
+		while [ $i -lt 50 ]; do
+			grep -q "listening on" "$T/store.log" && return 0
+			kill -0 "$SPID" 2>/dev/null || break
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill "$SPID" 2>/dev/null
+		wait "$SPID" 2>/dev/null
+		SPID=""
+		port=$((port + 7 + try))
+	done
+	return 1
+}
+
+stop_store() {
+	kill -TERM "$SPID"
+	wait "$SPID"
+	rc=$?
+	SPID=""
+	return $rc
+}
+
+# ---- the store program's own error paths ----
+"$STORE" -h >"$T/out" 2>&1 && grep -q "usage: mimamori-store" "$T/out" &&
+	pass store_help || fail store_help "-h did not print usage"
+"$STORE" --listen tcp://127.0.0.1:1 >"$T/out" 2>&1
+[ $? -eq 2 ] && grep -q -- "--db FILE is required" "$T/out" &&
+	pass store_missing_db || fail store_missing_db "$(cat "$T/out")"
+"$STORE" --listen tcp://0.0.0.0:17659 --db "$T/x.db" >"$T/out" 2>&1
+[ $? -eq 1 ] && grep -q "CurveZMQ" "$T/out" && [ ! -e "$T/x.db" ] &&
+	pass store_refuses_public_tcp || fail store_refuses_public_tcp "$(cat "$T/out")"
+"$STORE" --listen tcp://127.0.0.1:17659 --db "$T/no/such/dir.db" >"$T/out" 2>&1
+[ $? -eq 1 ] && grep -q "$T/no/such/dir.db" "$T/out" &&
+	pass store_bad_db_path || fail store_bad_db_path "$(cat "$T/out")"
+"$STORE" --listen tcp://127.0.0.1:17659 --db "$T/x.db" --aggregate soon >"$T/out" 2>&1
+[ $? -eq 2 ] && grep -q -- "--aggregate" "$T/out" &&
+	pass store_bad_option || fail store_bad_option "$(cat "$T/out")"
+
+# ---- a store fed over the link ----
+DB=$T/store.db
+if ! start_store "$DB"; then
+	fail store_start "no free port or it did not start: $(cat "$T/store.log")"
+	exit 1
+fi
+grep -q "listening on tcp://127.0.0.1:" "$T/store.log" &&
+	pass store_says_endpoint || fail store_says_endpoint "$(cat "$T/store.log")"
+
+A='"event_type":"alert","proto":"TCP"'
+{
+	echo 'hello {"sensor":"box1","site":"第1工場","version":"0.9","zones_file":"/etc/mimamori/zones.yaml","zones_yaml":"zones: []"}'
+	# a polling loop violating a conduit every 100 ms: one row, count 6
+	for i in 0 1 2 3 4 5; do
+		echo '{"timestamp":"2015-10-22T10:00:01.'$i'00000Z",'"$A"',"src_ip":"10.3.0.30","src_port":50123,"dest_ip":"10.10.2.10","dest_port":502,"app_proto":"modbus","src_zone":"seisan_kanri","dest_zone":"制御系ライン2","alert":{"signature":"zone.op_not_allowed","category":"Policy Violation","severity":2}}'
+	done
+	echo '{"timestamp":"2015-10-22T11:00:00.000000Z",'"$A"',"src_ip":"192.168.9.9","src_port":40000,"dest_ip":"10.10.2.10","dest_port":102,"app_proto":"s7comm","src_zone":null,"dest_zone":"制御系ライン2","alert":{"signature":"s7comm.plc_stop","category":"Attempted Administrator Privilege Gain","severity":1}}'
+	echo '{"timestamp":"2015-10-23T01:00:00.000000Z","event_type":"alert","proto":"UDP","src_ip":"10.1.0.5","dest_ip":"10.10.1.1","app_proto":"bacnet","src_zone":"joho","dest_zone":"setsubi","alert":{"signature":"zone.no_conduit","severity":3}}'
+	echo '{"this is": not json'
+	echo 'stats {"capture":{"packets":123456,"drops":3},"flows":77}'
+	echo 'asset {"ip":"10.10.2.10","mac":"00:11:22:33:44:55","zone":"制御系ライン2","vendor":"Acme","model":"PLC-9"}'
+} >"$T/records"
+"$SEND" --connect "$EP" --sensor box1 --timeout 5000 <"$T/records" 2>"$T/send.log"
+[ $? -eq 0 ] && grep -q "12 acked, 0 dropped, 0 left" "$T/send.log" &&
+	pass link_all_acked || fail link_all_acked "$(cat "$T/send.log")"
+
+if stop_store; then pass store_sigterm_exit0; else fail store_sigterm_exit0 "status $rc"; fi
+grep -q "stopping: 11 stored, 0 duplicates, 1 bad records" "$T/store.log" &&
+	pass store_counts || fail store_counts "$(tail -3 "$T/store.log")"
+
+# ---- mimamori alerts ----
+"$CLI" alerts --db "$DB" >"$T/alerts" 2>&1
+[ $? -eq 0 ] && [ "$(grep -c -- ' -> ' "$T/alerts")" -eq 3 ] &&
+	pass alerts_table_rows || fail alerts_table_rows "$(cat "$T/alerts")"
+grep -q "^TIME (UTC) .*SIGNATURE.*SOURCE.*DESTINATION.*PROTO.*COUNT" "$T/alerts" &&
+	pass alerts_table_header || fail alerts_table_header "$(head -1 "$T/alerts")"
+grep "zone.op_not_allowed" "$T/alerts" | grep -q "10.3.0.30:50123 (seisan_kanri)  ->  10.10.2.10:502 (制御系ライン2)  modbus  *6  10:00:01" &&
+	pass alerts_aggregated_row || fail alerts_aggregated_row "$(grep op_not_allowed "$T/alerts")"
+grep "s7comm.plc_stop" "$T/alerts" | grep -q "192.168.9.9:40000 (-)" &&
+	pass alerts_unknown_zone_dash || fail alerts_unknown_zone_dash "$(grep plc_stop "$T/alerts")"
+# rows in time order, oldest first
+[ "$(sed -n '2p' "$T/alerts" | cut -c1-19)" = "2015-10-22 10:00:01" ] &&
+	[ "$(sed -n '4p' "$T/alerts" | cut -c1-19)" = "2015-10-23 01:00:00" ] &&
+	pass alerts_time_order || fail alerts_time_order "$(cat "$T/alerts")"
+
+if have_py; then
+	# every row's "->" starts at the same display column (CJK = 2)
+	python3 - "$T/alerts" <<'EOF' && pass alerts_aligned_cjk || fail alerts_aligned_cjk "columns differ"
+import sys, unicodedata
+cols = set()
+for line in open(sys.argv[1], encoding="utf-8").read().splitlines()[1:]:
+    i = line.find(" -> ")
+    w = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line[:i])
+    cols.add(w)
+sys.exit(0 if len(cols) == 1 else 1)
+EOF
+else
+	skip alerts_aligned_cjk "python3 not installed"
+fi
+
+"$CLI" alerts --db "$DB" --json >"$T/alerts.json" 2>&1
+[ $? -eq 0 ] && [ "$(wc -l <"$T/alerts.json")" -eq 3 ] &&
+	grep -q '"signature":"zone.op_not_allowed".*"count":6,"first_ts":"2015-10-22T10:00:01.000000Z","last_ts":"2015-10-22T10:00:01.500000Z"' "$T/alerts.json" &&
+	pass alerts_json || fail alerts_json "$(cat "$T/alerts.json")"
+if have_py; then
+	python3 -c 'import json,sys
+for l in open(sys.argv[1], encoding="utf-8"):
+    o = json.loads(l); assert o["event_type"] == "alert" and "count" in o' "$T/alerts.json" &&
+		pass alerts_json_valid || fail alerts_json_valid "not JSON lines"
+else
+	skip alerts_json_valid "python3 not installed"
+fi
+
+n=$("$CLI" alerts --db "$DB" --zone 制御系ライン2 | grep -c -- ' -> ')
+[ "$n" -eq 2 ] && pass alerts_zone_either_side || fail alerts_zone_either_side "$n rows"
+n=$("$CLI" alerts --db "$DB" --zone seisan_kanri | grep -c -- ' -> ')
+[ "$n" -eq 1 ] && pass alerts_zone_source || fail alerts_zone_source "$n rows"
+n=$("$CLI" alerts --db "$DB" --zone - --json | grep -c plc_stop)
+[ "$n" -eq 1 ] && pass alerts_zone_none || fail alerts_zone_none "$n rows"
+n=$("$CLI" alerts --db "$DB" --min-severity 2 | grep -c -- ' -> ')
+[ "$n" -eq 2 ] && pass alerts_min_severity || fail alerts_min_severity "$n rows"
+n=$("$CLI" alerts --db "$DB" --since 2015-10-22T10:30:00 --json | wc -l)
+[ "$n" -eq 2 ] && pass alerts_since_date || fail alerts_since_date "$n rows"
+# relative to now: 2015 is long gone
+"$CLI" alerts --db "$DB" --since 24h >"$T/out" 2>&1
+[ $? -eq 0 ] && grep -q "no alerts match" "$T/out" &&
+	pass alerts_since_relative || fail alerts_since_relative "$(cat "$T/out")"
+"$CLI" alerts --db "$DB" --limit 1 >"$T/out" 2>&1
+[ "$(grep -c -- ' -> ' "$T/out")" -eq 1 ] && grep -q "zone.no_conduit" "$T/out" &&
+	grep -q "newest 1 of 3" "$T/out" &&
+	pass alerts_limit_newest || fail alerts_limit_newest "$(cat "$T/out")"
+
+# ---- error paths of the CLI ----
+"$CLI" alerts --db "$T/missing.db" >"$T/out" 2>&1
+[ $? -eq 1 ] && [ ! -e "$T/missing.db" ] && grep -q "missing.db" "$T/out" &&
+	pass cli_missing_db_not_created || fail cli_missing_db_not_created "$(cat "$T/out")"
+echo "not a database at all, just some text that is long enough" >"$T/text.db"
+"$CLI" alerts --db "$T/text.db" >"$T/out" 2>&1
+[ $? -eq 1 ] && pass cli_not_a_store || fail cli_not_a_store "$(cat "$T/out")"
+"$CLI" alerts --db "$DB" --since yesterday >"$T/out" 2>&1
+[ $? -eq 2 ] && grep -q -- "--since" "$T/out" &&
+	pass cli_bad_since || fail cli_bad_since "$(cat "$T/out")"
+"$CLI" alerts --db "$DB" --min-severity high >"$T/out" 2>&1
+[ $? -eq 2 ] && pass cli_bad_severity || fail cli_bad_severity "$(cat "$T/out")"
+"$CLI" alerts --bogus >"$T/out" 2>&1
+[ $? -eq 2 ] && pass cli_unknown_option || fail cli_unknown_option "$(cat "$T/out")"
+"$CLI" frobnicate --db "$DB" >"$T/out" 2>&1
+[ $? -eq 2 ] && pass cli_unknown_command || fail cli_unknown_command "$(cat "$T/out")"
+
+# ---- mimamori zones ----
+"$CLI" zones --db "$DB" >"$T/zones" 2>&1
+[ $? -eq 0 ] && pass zones_runs || fail zones_runs "$(cat "$T/zones")"
+# destination section: 制御系ライン2 has one sev1, one sev2, 2 rows, 7 events
+sed -n '/By destination/,/By source/p' "$T/zones" |
+	grep -Eq "^制御系ライン2 +1 +1 +0 +0 +2 +7$" &&
+	pass zones_dest_counts || fail zones_dest_counts "$(cat "$T/zones")"
+sed -n '/By source/,$p' "$T/zones" | grep -Eq "^seisan_kanri +0 +1 +0 +0 +1 +6$" &&
+	sed -n '/By source/,$p' "$T/zones" | grep -Eq "^- +1 +0 +0 +0 +1 +1$" &&
+	pass zones_src_counts || fail zones_src_counts "$(cat "$T/zones")"
+"$CLI" zones --db "$DB" --json >"$T/zones.json" 2>&1
+[ "$(wc -l <"$T/zones.json")" -eq 5 ] &&
+	grep -q '{"side":"dest","zone":"制御系ライン2","sev1":1,"sev2":1,"sev3":0,"sev4":0,"alerts":2,"events":7}' "$T/zones.json" &&
+	grep -q '"side":"src","zone":null' "$T/zones.json" &&
+	pass zones_json || fail zones_json "$(cat "$T/zones.json")"
+n=$("$CLI" zones --db "$DB" --since 2015-10-23 --json | wc -l)
+[ "$n" -eq 2 ] && pass zones_since || fail zones_since "$n lines"
+
+# ---- mimamori sensors / assets ----
+"$CLI" sensors --db "$DB" >"$T/sensors" 2>&1
+grep -q "^box1 *第1工場 *0.9 " "$T/sensors" && grep -q "packets=123456 drops=3 flows=77" "$T/sensors" &&
+	pass sensors_table || fail sensors_table "$(cat "$T/sensors")"
+"$CLI" sensors --db "$DB" --json >"$T/sensors.json" 2>&1
+grep -q '"sensor":"box1","site":"第1工場","version":"0.9"' "$T/sensors.json" &&
+	grep -q '"alerts":3,"events":8,"stats":{"capture":{"packets":123456' "$T/sensors.json" &&
+	pass sensors_json || fail sensors_json "$(cat "$T/sensors.json")"
+"$CLI" assets --db "$DB" >"$T/assets" 2>&1
+grep -q "^10.10.2.10 *00:11:22:33:44:55 *制御系ライン2 .*vendor=Acme model=PLC-9" "$T/assets" &&
+	pass assets_table || fail assets_table "$(cat "$T/assets")"
+
+# ---- a restarted store on the same file: adds, keeps the rest ----
+if start_store "$DB"; then
+	echo '{"timestamp":"2015-10-24T00:00:00Z","event_type":"alert","src_ip":"10.3.0.31","dest_ip":"10.10.2.11","dest_port":502,"src_zone":"seisan_kanri","dest_zone":"制御系ライン2","alert":{"signature":"zone.op_not_allowed","severity":2}}' |
+		"$SEND" --connect "$EP" --sensor box2 --timeout 5000 2>"$T/send.log"
+	src=$?
+	stop_store
+	n=$("$CLI" alerts --db "$DB" --json | wc -l)
+	[ $src -eq 0 ] && [ "$n" -eq 4 ] && pass store_restart_same_db ||
+		fail store_restart_same_db "send $src, $n alerts"
+	[ "$("$CLI" sensors --db "$DB" --json | wc -l)" -eq 2 ] &&
+		pass sensors_two || fail sensors_two "$("$CLI" sensors --db "$DB")"
+else
+	fail store_restart_same_db "could not start: $(cat "$T/store.log")"
+fi
+exit 0
