@@ -34,7 +34,7 @@ for t in "$B"/tests/test_*; do
 		failed_names="$failed_names $name"
 		echo "== $name: $f failed"; grep -v '^ok ' "$log" | head -60
 	else
-		echo "== $name: $p passed${s:+, $s skipped}"
+		if [ "$s" -gt 0 ]; then echo "== $name: $p passed, $s skipped"; else echo "== $name: $p passed"; fi
 	fi
 done
 
