@@ -38,7 +38,7 @@ for t in "$B"/tests/test_*; do
 	fi
 done
 
-for t in tests/integration/*.sh; do
+for t in tests/integration/test_*.sh; do
 	[ -f "$t" ] || continue
 	selected "$t" || continue
 	name=$(basename "$t" .sh)
