@@ -721,6 +721,25 @@ static void test_fc1_read_coils(void **state)
 	ASSERT_VALUES(j, "values", 1, 0, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 0, 1, 1,
 		      0, 1, 0, 1);
 	json_decref(j);
+
+	/* 16 coils take exactly 2 bytes (ceil(16 / 8)): no event */
+	rc_clear(rc);
+	send_hex(rc, REQ, "0010 0000 0006 01 01 0000 0010");
+	send_hex(rc, RSP, "0010 0000 0005 01 01 02 0F 80");
+	assert_int_equal(rc->n_events, 0);
+	j = last_json(rc);
+	ASSERT_VALUES(j, "values", 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		      0, 1);
+	json_decref(j);
+	/* 8 coils take 1 byte, 9 take 2 */
+	send_hex(rc, REQ, "0011 0000 0006 01 01 0000 0008");
+	send_hex(rc, RSP, "0011 0000 0004 01 01 01 01");
+	send_hex(rc, REQ, "0012 0000 0006 01 01 0000 0009");
+	send_hex(rc, RSP, "0012 0000 0005 01 01 02 01 01");
+	assert_int_equal(rc->n_events, 0);
+	j = last_json(rc);
+	ASSERT_VALUES(j, "values", 1, 0, 0, 0, 0, 0, 0, 0, 1);
+	json_decref(j);
 	rc_free(rc);
 }
 
@@ -1432,6 +1451,10 @@ static void test_invalid_length(void **state)
 	send_fx(rc, "fc1_req");
 	send_hex(rc, RSP, "0001 0000 0005 01 01 02 CD 6B");
 	assert_int_equal(count_event(rc, "modbus.invalid_length"), 2);
+	/* the log shows the 16 bits that are there, it invents no others */
+	json_t *j = last_json(rc);
+	assert_int_equal(json_array_size(jget(j, "values")), 16);
+	json_decref(j);
 	rc_free(rc);
 }
 
@@ -1475,6 +1498,7 @@ static void test_invalid_value(void **state)
 		"0001 0000 000A 01 14 07 05 0004 0001 0002", /* ref type 5 */
 		"0001 0000 000A 01 14 07 06 0004 2710 0002", /* record 10000 */
 		"0001 0000 0005 01 2B 0E 05 00",         /* device id code 5 */
+		"0001 0000 0005 01 2B 0E 00 00",         /* device id code 0 */
 		"0001 0000 0006 01 08 0001 1234",        /* restart option */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
