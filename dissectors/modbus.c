@@ -34,7 +34,15 @@
 #define MODBUS_PORT 502            /* IANA, [TCP] 3.1.2 */
 #define MBAP_LEN_MIN 2             /* unit id + function code */
 #define MBAP_LEN_MAX 254           /* unit id + 253-byte PDU, [AP] 4.1 */
-#define MODBUS_MAX_ADU (6 + MBAP_LEN_MAX) /* 260, [AP] 4.1 */
+/*
+ * Framing tolerates one byte more: Schneider's engineering tool sends a
+ * UMAS "repeat" of unit id + fc + 253 data bytes (it counts the 253 bytes
+ * without the function code) and real Modicon PLCs echo it.  Losing sync on
+ * traffic a PLC accepts would hide what follows; parse still reports it as
+ * modbus.invalid_length.
+ */
+#define MBAP_LEN_FRAME_MAX 255
+#define MODBUS_MAX_ADU (6 + MBAP_LEN_FRAME_MAX) /* 261; 260 in [AP] 4.1 */
 #define MODBUS_EXCEPTION_BIT 0x80  /* fc | 0x80 in an exception, [AP] 7 */
 
 /* Public function codes, [AP] 5.1 and 6.x */
@@ -1737,10 +1745,12 @@ static void modbus_parse(struct mm_ctx *c, void *st, const uint8_t *buf,
 		bad_len(&p, "%zu bytes, shorter than MBAP header + fc", n);
 		return;
 	}
-	if (len < MBAP_LEN_MIN || len > MBAP_LEN_MAX) {
+	if (len < MBAP_LEN_MIN || len > MBAP_LEN_FRAME_MAX) {
 		bad_len(&p, "MBAP length %u out of 2..254", len);
 		return;
 	}
+	if (len > MBAP_LEN_MAX) /* framed (see MBAP_LEN_FRAME_MAX), parsed */
+		bad_len(&p, "MBAP length %u: PDU longer than 253 bytes", len);
 	/* the PDU data is what the MBAP length covers, within the buffer */
 	size_t pdu = (size_t)len - 2;
 	if (6u + len != n) {
@@ -1777,7 +1787,7 @@ static long modbus_pdu_len(const uint8_t *p, size_t n)
 	rd_skip(&r, 2); /* transaction id */
 	uint16_t pid = rd_be16(&r);
 	uint16_t len = rd_be16(&r);
-	if (pid != 0 || len < MBAP_LEN_MIN || len > MBAP_LEN_MAX)
+	if (pid != 0 || len < MBAP_LEN_MIN || len > MBAP_LEN_FRAME_MAX)
 		return -1;
 	return 6 + (long)len;
 }
@@ -1785,20 +1795,23 @@ static long modbus_pdu_len(const uint8_t *p, size_t n)
 /*
  * MBAP length bounds of the known codes, for the probe: [0] request min,
  * [1] request max, [2] response min, [3] response max.  0 = unknown.
+ * L: the framing bound (the byte counts are checked apart).
  */
+#define L MBAP_LEN_FRAME_MAX
 static const uint8_t modbus_fc_mbap_len[128][4] = {
-	[1] = { 6, 6, 4, 253 }, [2] = { 6, 6, 4, 253 },
-	[3] = { 6, 6, 5, 253 }, [4] = { 6, 6, 5, 253 },
+	[1] = { 6, 6, 4, L }, [2] = { 6, 6, 4, L },
+	[3] = { 6, 6, 5, L }, [4] = { 6, 6, 5, L },
 	[5] = { 6, 6, 6, 6 }, [6] = { 6, 6, 6, 6 },
-	[7] = { 2, 2, 3, 3 }, [8] = { 4, 254, 4, 254 },
-	[11] = { 2, 2, 6, 6 }, [12] = { 2, 2, 9, 254 },
-	[15] = { 8, 254, 6, 6 }, [16] = { 9, 254, 6, 6 },
-	[17] = { 2, 2, 3, 254 }, [20] = { 10, 254, 3, 254 },
-	[21] = { 10, 254, 10, 254 }, [22] = { 8, 8, 8, 8 },
-	[23] = { 13, 254, 5, 254 }, [24] = { 4, 4, 6, 254 },
-	[43] = { 3, 254, 3, 254 },
-	[90] = { 4, 254, 4, 254 }, /* UMAS: session + function at least */
+	[7] = { 2, 2, 3, 3 }, [8] = { 4, L, 4, L },
+	[11] = { 2, 2, 6, 6 }, [12] = { 2, 2, 9, L },
+	[15] = { 8, L, 6, 6 }, [16] = { 9, L, 6, 6 },
+	[17] = { 2, 2, 3, L }, [20] = { 10, L, 3, L },
+	[21] = { 10, L, 10, L }, [22] = { 8, 8, 8, 8 },
+	[23] = { 13, L, 5, L }, [24] = { 4, 4, 6, L },
+	[43] = { 3, L, 3, L },
+	[90] = { 4, L, 4, L }, /* UMAS: session + function at least */
 };
+#undef L
 
 static bool fc_user_defined(unsigned fc)
 {
@@ -1853,10 +1866,10 @@ static enum mm_probe modbus_probe(const uint8_t *p, size_t n, enum mm_dir dir)
 	/* 2) protocol id 0 ([TCP] 3.1.3) */
 	if (n >= 4 && (p[2] != 0 || p[3] != 0))
 		return MM_PROBE_NO;
-	/* 3) MBAP length: unit id + PDU of 1..253 bytes */
+	/* 3) MBAP length: unit id + PDU of 1..253 bytes (+1 tolerated) */
 	if (n >= 6) {
 		len = ((unsigned)p[4] << 8) | p[5];
-		if (len < MBAP_LEN_MIN || len > MBAP_LEN_MAX)
+		if (len < MBAP_LEN_MIN || len > MBAP_LEN_FRAME_MAX)
 			return MM_PROBE_NO;
 	}
 	/* 1) the function code is the 8th byte */

@@ -523,12 +523,15 @@ static void test_pdu_len(void **state)
 	const uint8_t l0[] = { 0, 1, 0, 0, 0, 0 };
 	const uint8_t l1[] = { 0, 1, 0, 0, 0, 1 };
 	const uint8_t l255[] = { 0, 1, 0, 0, 0, 255 };
+	const uint8_t l256[] = { 0, 1, 0, 0, 1, 0 };
 	const uint8_t lbig[] = { 0, 1, 0, 0, 0x10, 0x00 };
 	assert_int_equal(D->pdu_len(l2, 6), 8);
 	assert_int_equal(D->pdu_len(l254, 6), 260);
 	assert_int_equal(D->pdu_len(l0, 6), -1);
 	assert_int_equal(D->pdu_len(l1, 6), -1);
-	assert_int_equal(D->pdu_len(l255, 6), -1);
+	/* 255: one over [AP] 4.1, framed (Schneider tools send it) */
+	assert_int_equal(D->pdu_len(l255, 6), 261);
+	assert_int_equal(D->pdu_len(l256, 6), -1);
 	assert_int_equal(D->pdu_len(lbig, 6), -1);
 	/* protocol id not 0 */
 	const uint8_t pid[] = { 0, 1, 0, 1, 0, 6, 1, 3, 0, 0, 0, 1 };
@@ -540,7 +543,7 @@ static void test_pdu_len(void **state)
 	assert_int_equal(D->transport, 6 /* IPPROTO_TCP */);
 	assert_int_equal(D->ports[0], 502);
 	assert_int_equal(D->ports[1], 0);
-	assert_int_equal(D->max_pdu, 260);
+	assert_int_equal(D->max_pdu, 261);
 }
 
 /* a stream of back-to-back ADUs, split anywhere, frames identically */
@@ -661,7 +664,8 @@ static void test_probe_rejects(void **state)
 		{ "0001 0000 0004 01 2B 05 01", REQ },     /* MEI type 5 */
 		{ "0001 0001 0006 01 03 006B 0003", REQ }, /* protocol id 1 */
 		{ "0001 0000 0001 01", REQ },              /* length 1 */
-		{ "0001 0000 00FF 01 03", REQ },           /* length 255 */
+		{ "0001 0000 0100 01 03", REQ },           /* length 256 */
+		{ "0001 0000 00FF 01 03", REQ },           /* fc 3 of 255 */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint8_t b[64];
@@ -1308,6 +1312,19 @@ static void test_umas(void **state)
 	assert_absent(j, "unmatched");
 	json_decref(j);
 	assert_int_equal(rc->n_events, 0);
+	rc_free(rc);
+
+	/* a "repeat" (0x0A) of fc + 253 data bytes: MBAP length 255, one over
+	 * [AP] 4.1 but sent by Schneider tools; framed, parsed, reported */
+	uint8_t b[261] = { 0, 7, 0, 0, 0, 0xFF, 0, 0x5A, 0, 0x0A };
+	for (size_t k = 10; k < sizeof(b); k++)
+		b[k] = (uint8_t)k;
+	assert_int_equal(D->pdu_len(b, sizeof(b)), 261);
+	assert_int_equal(D->probe(b, sizeof(b), REQ), MM_PROBE_YES);
+	rc = rc_new(true);
+	parse_bytes(rc, REQ, b, sizeof(b));
+	assert_int_equal(count_event(rc, "modbus.invalid_length"), 1);
+	assert_op(rc, MM_OP_OTHER, 90, "umas_repeat", "unit 0 umas 0x0a");
 	rc_free(rc);
 }
 
