@@ -148,7 +148,7 @@ while [ $i -le "$ROUNDS" ]; do
 		rm -rf "$work/db" && mkdir -p "$work/db"
 		run mimamorid+logs 1 "$BIN/mimamorid" -r "$PCAP" --zones "$ZONES" \
 			--db "$work/db/bench.db" --log-dir "$work/logs"
-		if [ $i = 1 ] && [ -d "$work/logs" ]; then
+		if [ $i = 1 ] && [ -s "$work/mimamorid+logs.runs" ]; then
 			du -sk "$work/logs" | cut -f1 >"$work/logs.kib"
 		fi
 	fi
