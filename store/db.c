@@ -745,7 +745,7 @@ int store_db_put(struct store_db *d, const char *kind, const char *sensor,
 {
 	enum kind k = kind_of(kind ? kind : "");
 	char received[40];
-	json_t *root;
+	json_t *root = NULL;
 	int rc;
 
 	if (!sensor || !*sensor) {
@@ -758,15 +758,19 @@ int store_db_put(struct store_db *d, const char *kind, const char *sensor,
 		seterr(err, errlen, "record too large");
 		return -1;
 	}
-	root = validate(d, k, kind ? kind : "", json, len, err, errlen);
-	if (!root)
+	if (k == K_UNKNOWN) {
+		d->err_record = true;
+		seterr(err, errlen, "unknown record kind \"%.32s\"",
+		       kind ? kind : "");
 		return -1;
+	}
+	d->err_record = false;
 	now_ts(received, sizeof(received));
 	if (step_reset(d, ST_SAVEPOINT) != SQLITE_DONE) {
 		seterr(err, errlen, "%s: %s", d->path, sqlite3_errmsg(d->db));
-		json_decref(root);
 		return -1;
 	}
+	/* (sensor, seq) first: a resend costs one index probe, no parsing */
 	sqlite3_bind_text(d->st[ST_INGEST], 1, sensor, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(d->st[ST_INGEST], 2, (sqlite3_int64)seq);
 	if (step_reset(d, ST_INGEST) != SQLITE_DONE) {
@@ -777,6 +781,11 @@ int store_db_put(struct store_db *d, const char *kind, const char *sensor,
 	}
 	if (sqlite3_changes(d->db) == 0) {
 		rc = 0; /* a resend of what we hold already */
+		goto out;
+	}
+	root = validate(d, k, kind, json, len, err, errlen);
+	if (!root) {
+		rc = -1; /* the ingest row goes with the rollback below */
 		goto out;
 	}
 	switch (k) {

@@ -40,6 +40,15 @@
 #define INBOX_MAX 65536
 #define RESEND_BURST 500       /* resends per round, so acks keep flowing */
 #define RESEND_SCAN 4096       /* slots looked at per round for resends */
+/*
+ * Records sent and not yet acknowledged, at most.  With a slow store (a
+ * slow disk, a big backlog after a restart) more would only queue up in
+ * front of it and be resent, each resend another duplicate to process.
+ */
+#define INFLIGHT_MAX 2000
+/* each resend of one record waits twice as long, up to this many times
+ * resend_ms: a store that is slow, not gone, is not buried in resends */
+#define BACKOFF_MAX_SHIFT 3
 
 struct inrec {
 	struct inrec *next;
@@ -52,6 +61,7 @@ struct slot {
 	struct inrec *r;   /* NULL: free (acknowledged or never used) */
 	uint64_t seq;
 	uint64_t sent_ms;  /* 0: not sent yet */
+	unsigned tries;    /* sends so far */
 };
 
 struct mm_link {
@@ -79,6 +89,7 @@ struct mm_link {
 	uint64_t next_unsent;    /* first seq never sent */
 	uint64_t cursor;         /* where the resend scan goes on */
 	size_t used;
+	size_t unsent;           /* used slots never sent */
 	uint64_t hello_seq;      /* a hello still unsent goes first */
 	bool hello_unsent;
 	uint64_t sent, resent, acked, spool_drops;
@@ -163,13 +174,15 @@ static int send_rec(struct mm_link *l, struct slot *s)
 	int f = ZMQ_DONTWAIT | ZMQ_SNDMORE;
 
 	put_be64(be, s->seq);
-	/* the first part decides: once it is queued, so are the others */
-	if (zmq_send(l->sock, MM_MAGIC, 3, f) < 0)
+	/* The first part decides whether the message fits.  A later part
+	 * fails only when the connection dies meanwhile: ZeroMQ then drops
+	 * the parts already queued, so stop and send it whole next time. */
+	if (zmq_send(l->sock, MM_MAGIC, 3, f) < 0 ||
+	    zmq_send(l->sock, s->r->kind, strlen(s->r->kind), f) < 0 ||
+	    zmq_send(l->sock, l->sensor, strlen(l->sensor), f) < 0 ||
+	    zmq_send(l->sock, be, 8, f) < 0 ||
+	    zmq_send(l->sock, s->r->json, s->r->len, ZMQ_DONTWAIT) < 0)
 		return -1;
-	zmq_send(l->sock, s->r->kind, strlen(s->r->kind), f);
-	zmq_send(l->sock, l->sensor, strlen(l->sensor), f);
-	zmq_send(l->sock, be, 8, f);
-	zmq_send(l->sock, s->r->json, s->r->len, ZMQ_DONTWAIT);
 	return 0;
 }
 
@@ -194,6 +207,8 @@ static void take_inbox(struct mm_link *l, struct inrec *r)
 			s->r = r;
 			s->seq = l->hi;
 			s->sent_ms = 0;
+			s->tries = 0;
+			l->unsent++;
 			if (!strcmp(r->kind, "hello")) {
 				l->hello_seq = l->hi;
 				l->hello_unsent = true;
@@ -219,7 +234,9 @@ static void send_pass(struct mm_link *l)
 			if (send_rec(l, s) < 0)
 				return;
 			s->sent_ms = now;
+			s->tries = 1;
 			l->sent++;
+			l->unsent--;
 			l->hello_unsent = false;
 		} else {
 			l->hello_unsent = false;
@@ -230,10 +247,14 @@ static void send_pass(struct mm_link *l)
 	while (l->next_unsent < l->hi) {
 		struct slot *s = slot_of(l, l->next_unsent);
 		if (s->r && s->sent_ms == 0) {
+			if (l->used - l->unsent >= INFLIGHT_MAX)
+				break; /* the window is full: acks first */
 			if (send_rec(l, s) < 0)
 				return;
 			s->sent_ms = now;
+			s->tries = 1;
 			l->sent++;
+			l->unsent--;
 		}
 		l->next_unsent++;
 	}
@@ -246,10 +267,15 @@ static void send_pass(struct mm_link *l)
 		l->cursor = l->lo;
 	for (int n = 0; n < RESEND_SCAN && burst > 0; n++) {
 		struct slot *s = slot_of(l, l->cursor);
-		if (s->r && s->sent_ms && now - s->sent_ms >= l->resend_ms) {
+		unsigned shift = s->tries > 0 ? s->tries - 1 : 0;
+		if (shift > BACKOFF_MAX_SHIFT)
+			shift = BACKOFF_MAX_SHIFT;
+		if (s->r && s->sent_ms &&
+		    now - s->sent_ms >= l->resend_ms << shift) {
 			if (send_rec(l, s) < 0)
 				return;
 			s->sent_ms = now;
+			s->tries++;
 			l->resent++;
 			burst--;
 		}
@@ -267,6 +293,8 @@ static void ack_one(struct mm_link *l, uint64_t seq)
 	s = slot_of(l, seq);
 	if (!s->r || s->seq != seq)
 		return;
+	if (s->sent_ms == 0)
+		l->unsent--; /* acked before we sent it: an old life's seq? */
 	free(s->r);
 	s->r = NULL;
 	l->used--;
@@ -355,7 +383,7 @@ static void *link_thread(void *arg)
 		 * to notice a store that came back; idle: sleep until woken */
 		if (l->used == 0)
 			timeout = -1;
-		else if (l->next_unsent < l->hi || l->hello_unsent)
+		else if (l->unsent > 0 && l->used - l->unsent < INFLIGHT_MAX)
 			timeout = 20;
 		else
 			timeout = (long)(l->resend_ms / 2 > 50 ? 50

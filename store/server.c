@@ -226,6 +226,7 @@ static void send_acks_for(struct store_server *s, int first, bool *done)
 {
 	const struct pending_ack *a = &s->acks[first];
 	int n = 0, flags = ZMQ_DONTWAIT | ZMQ_SNDMORE;
+	bool stopped = false;
 	uint8_t be[8];
 
 	for (int i = first; i < s->n_acks; i++)
@@ -252,7 +253,15 @@ static void send_acks_for(struct store_server *s, int first, bool *done)
 		put_be64(be, s->acks[i].seq);
 		if (--n == 0)
 			flags &= ~ZMQ_SNDMORE;
-		zmq_send(s->sock, be, 8, flags);
+		if (stopped)
+			continue; /* the sensor resends these: acked then */
+		if (zmq_send(s->sock, be, 8, flags) < 0) {
+			/* the peer went away mid-message: ZeroMQ drops the
+			 * parts already queued */
+			atomic_fetch_add(&s->ack_drops, 1);
+			stopped = true;
+			continue;
+		}
 		atomic_fetch_add(&s->acked, 1);
 	}
 }

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
@@ -156,6 +157,32 @@ static int send_alerts(struct mm_link *l, int first, int n)
 		}                                                             \
 	} while (0)
 
+/* flush; on a timeout say where things stand before failing */
+static void flush_all(struct mm_link *l, struct store_server *s, int ms)
+{
+	uint64_t left = mm_link_flush(l, ms);
+	struct mm_link_stats st;
+	struct store_server_stats ss = {0};
+
+	if (left == 0)
+		return;
+	mm_link_stats(l, &st);
+	if (s)
+		store_server_stats(s, &ss);
+	fail_msg("%llu unacknowledged after %d ms: link queued %llu sent %llu "
+		 "resent %llu acked %llu dropped %llu; store stored %llu "
+		 "duplicates %llu errors %llu batches %llu malformed %llu "
+		 "db_errors %llu acks %llu ack_drops %llu",
+		 (unsigned long long)left, ms, (unsigned long long)st.queued,
+		 (unsigned long long)st.sent, (unsigned long long)st.resent,
+		 (unsigned long long)st.acked, (unsigned long long)st.dropped,
+		 (unsigned long long)ss.stored, (unsigned long long)ss.duplicates,
+		 (unsigned long long)ss.errors, (unsigned long long)ss.batches,
+		 (unsigned long long)ss.malformed,
+		 (unsigned long long)ss.db_errors, (unsigned long long)ss.acks,
+		 (unsigned long long)ss.ack_drops);
+}
+
 static void assert_consistent(struct mm_link *l)
 {
 	struct mm_link_stats st;
@@ -231,7 +258,7 @@ static void test_store_restart(void **state)
 	assert_consistent(l);
 
 	s = server(NULL, f->db, f->ep);
-	assert_int_equal(mm_link_flush(l, 8000), 0);
+	flush_all(l, s, 8000);
 	mm_link_stats(l, &st);
 	assert_int_equal(st.acked, N1 + N2 + N3);
 	assert_int_equal(st.dropped, 0);
@@ -253,8 +280,8 @@ struct proxy {
 	void *zctx;
 	const char *front, *back;
 	int drop;
-	volatile int stop;
-	int dropped;
+	atomic_int stop;
+	atomic_int dropped;
 };
 
 static void *proxy_run(void *arg)
@@ -270,7 +297,7 @@ static void *proxy_run(void *arg)
 	zmq_setsockopt(bk, ZMQ_LINGER, &v, sizeof(v));
 	zmq_bind(fr, p->front);
 	zmq_connect(bk, p->back);
-	while (!p->stop) {
+	while (!atomic_load(&p->stop)) {
 		zmq_pollitem_t it[2] = {{.socket = fr, .events = ZMQ_POLLIN},
 					{.socket = bk, .events = ZMQ_POLLIN}};
 		if (zmq_poll(it, 2, 20) <= 0)
@@ -296,9 +323,9 @@ static void *proxy_run(void *arg)
 		}
 		if (it[1].revents & ZMQ_POLLIN) {
 			zmq_msg_t m;
-			int more, lose = p->dropped < p->drop;
+			int more, lose = atomic_load(&p->dropped) < p->drop;
 			if (lose)
-				p->dropped++;
+				atomic_fetch_add(&p->dropped, 1);
 			else
 				zmq_send(fr, rid, rid_len, ZMQ_SNDMORE);
 			do {
@@ -337,17 +364,17 @@ static void test_lost_acks(void **state)
 	usleep(20000); /* the proxy binds before the link connects */
 	l = link_to(zctx, p.front, 1000, 100);
 	assert_int_equal(send_alerts(l, 0, N), N);
-	assert_int_equal(mm_link_flush(l, 5000), 0);
+	flush_all(l, s, 5000);
 	mm_link_stats(l, &st);
 	assert_int_equal(st.acked, N);
 	assert_true(st.resent >= 1);
 	assert_consistent(l);
 	store_server_stats(s, &ss);
-	assert_int_equal(p.dropped, 3);
+	assert_int_equal(atomic_load(&p.dropped), 3);
 	assert_true(ss.duplicates >= 1);
 	assert_int_equal(ss.stored, N);
 	mm_link_free(l);
-	p.stop = 1;
+	atomic_store(&p.stop, 1);
 	pthread_join(t, NULL);
 	store_server_free(s);
 	zmq_ctx_term(zctx);
