@@ -104,6 +104,8 @@ void flow_choose_dissector(struct mm_flow *f)
 
 void flow_end(struct mm_flow *f)
 {
+	if (f->in_tcp_table)
+		tcp_flow_remove(f);
 	if (f->d && f->d->flow_end && f->state == FLOW_ACTIVE)
 		f->d->flow_end(&f->ctx, f->dstate);
 	if (f->d && f->d->state_free && f->dstate)
@@ -252,4 +254,96 @@ void udp_flows_end_all(void)
 		udp_remove(lru_tail);
 	free(udp_hash);
 	udp_hash = NULL;
+}
+
+/* ---------------- the TCP lookup table ----------------
+ *
+ * libnids finds a stream by hashing the 4-tuple with a keyed byte-wise
+ * hash (mkhash), and it does so for every packet; our packet path needs
+ * the same answer before libnids sees the packet.  Calling
+ * nids_find_tcp_stream() for both orientations doubled that cost (a
+ * quarter of the sensor's time in profiles), so established streams are
+ * also kept here, under a cheap order-independent hash.
+ */
+static struct mm_flow **tcp_hash;
+static size_t tcp_hash_size; /* a power of two */
+
+int tcp_table_init(int max)
+{
+	size_t n = 1024;
+
+	while ((int)n < max * 2 && n < (1u << 26))
+		n <<= 1;
+	tcp_hash = calloc(n, sizeof(*tcp_hash));
+	if (!tcp_hash)
+		return -1;
+	tcp_hash_size = n;
+	return 0;
+}
+
+void tcp_table_free(void)
+{
+	free(tcp_hash);
+	tcp_hash = NULL;
+}
+
+static size_t tcp_bucket(uint32_t a, uint16_t ap, uint32_t b, uint16_t bp)
+{
+	uint64_t x = ((uint64_t)(a ^ b) << 16) ^ (uint64_t)(ap ^ bp) ^
+		     ((uint64_t)(a + b) << 32) ^ (uint64_t)(ap + bp);
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return (size_t)x & (tcp_hash_size - 1);
+}
+
+void tcp_flow_add(struct mm_flow *f, uint32_t tcp_cli, uint16_t tcp_cport,
+		  uint32_t tcp_srv, uint16_t tcp_sport)
+{
+	size_t b;
+
+	if (!tcp_hash)
+		return;
+	f->tcp_cli = tcp_cli;
+	f->tcp_cport = tcp_cport;
+	f->tcp_srv = tcp_srv;
+	f->tcp_sport = tcp_sport;
+	b = tcp_bucket(tcp_cli, tcp_cport, tcp_srv, tcp_sport);
+	f->tnext = tcp_hash[b];
+	tcp_hash[b] = f;
+	f->in_tcp_table = true;
+}
+
+void tcp_flow_remove(struct mm_flow *f)
+{
+	size_t b = tcp_bucket(f->tcp_cli, f->tcp_cport, f->tcp_srv, f->tcp_sport);
+	struct mm_flow **pp = &tcp_hash[b];
+
+	while (*pp && *pp != f)
+		pp = &(*pp)->tnext;
+	if (*pp)
+		*pp = f->tnext;
+	f->in_tcp_table = false;
+}
+
+struct mm_flow *tcp_flow_find(uint32_t sa, uint16_t sp, uint32_t da,
+			      uint16_t dp, bool *from_tcp_client)
+{
+	struct mm_flow *f;
+
+	if (!tcp_hash)
+		return NULL;
+	for (f = tcp_hash[tcp_bucket(sa, sp, da, dp)]; f; f = f->tnext) {
+		if (f->tcp_cli == sa && f->tcp_cport == sp &&
+		    f->tcp_srv == da && f->tcp_sport == dp) {
+			*from_tcp_client = true;
+			return f;
+		}
+		if (f->tcp_cli == da && f->tcp_cport == dp &&
+		    f->tcp_srv == sa && f->tcp_sport == sp) {
+			*from_tcp_client = false;
+			return f;
+		}
+	}
+	return NULL;
 }

@@ -243,7 +243,8 @@ static int setup(char *err, size_t errlen)
 	mm.rec_misc = rec_new();
 	if (!mm.rec_log || !mm.rec_alert || !mm.rec_misc ||
 	    hosts_init(mm.cfg.hosts_max) < 0 ||
-	    udp_table_init(mm.cfg.udp_flows_max) < 0) {
+	    udp_table_init(mm.cfg.udp_flows_max) < 0 ||
+	    tcp_table_init(mm.cfg.max_streams) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -291,6 +292,7 @@ static void teardown(void)
 		zmq_ctx_term(mm.zctx);
 	txlog_close();
 	hosts_free();
+	tcp_table_free();
 	zone_model_free(mm.zones);
 	rec_free(mm.rec_log);
 	rec_free(mm.rec_alert);

@@ -465,6 +465,7 @@ void reasm_packet(const uint8_t *ip, size_t len)
 	size_t datalen;
 	struct tuple4 tup;
 	struct tcp_stream *a;
+	struct mm_flow *f;
 	bool from_client = true;
 	struct pcap_pkthdr h;
 
@@ -523,20 +524,26 @@ void reasm_packet(const uint8_t *ip, size_t len)
 			      (uint32_t)t[10] << 8 | t[11];
 			flags = t[13];
 
-			tup.saddr = sa; tup.source = sp;
-			tup.daddr = da; tup.dest = dp;
-			a = nids_find_tcp_stream(&tup);
-			if (!a) {
-				tup.saddr = da; tup.source = dp;
-				tup.daddr = sa; tup.dest = sp;
+			f = tcp_flow_find(sa, sp, da, dp, &from_client);
+			a = f ? f->tcp : NULL;
+			if (!a && !(flags & (TH_SYN | TH_RST)) && datalen > 0) {
+				/* not established: does libnids know it at all? */
+				tup.saddr = sa; tup.source = sp;
+				tup.daddr = da; tup.dest = dp;
 				a = nids_find_tcp_stream(&tup);
-				from_client = false;
+				from_client = true;
+				if (!a) {
+					tup.saddr = da; tup.source = dp;
+					tup.daddr = sa; tup.dest = sp;
+					a = nids_find_tcp_stream(&tup);
+					from_client = false;
+				}
 			}
 			if (a && a->nids_state == NIDS_DATA && (flags & TH_ACK) &&
 			    !(flags & (TH_SYN | TH_RST))) {
 				watch_acks(a, from_client, ack);
 				/* filling may have ended the stream */
-				if (!nids_find_tcp_stream(&tup))
+				if (!tcp_flow_find(sa, sp, da, dp, &from_client))
 					a = NULL;
 			}
 			if (!(flags & (TH_SYN | TH_RST)) && datalen > 0) {
@@ -789,6 +796,8 @@ static void tcp_callback(struct tcp_stream *a, void **param)
 		f->tcp = a;
 		f->midstream = in_pickup;
 		a->user = f;
+		tcp_flow_add(f, a->addr.saddr, a->addr.source, a->addr.daddr,
+			     a->addr.dest);
 		*param = f;
 		if (in_pickup)
 			mm.st.tcp_midstream++;

@@ -171,6 +171,11 @@ struct mm_flow {
 	/* flows with an open hole (reasm.c) */
 	struct mm_flow *hole_prev, *hole_next;
 	bool on_hole_list;
+	/* TCP lookup table (flow.c): the TCP roles as libnids has them */
+	struct mm_flow *tnext;
+	uint32_t tcp_cli, tcp_srv;
+	uint16_t tcp_cport, tcp_sport;
+	bool in_tcp_table;
 	/* UDP table (flow.c) */
 	struct mm_flow *hnext, *lru_prev, *lru_next;
 	double last_seen;
@@ -185,6 +190,15 @@ void flow_choose_dissector(struct mm_flow *f);
 void flow_end(struct mm_flow *f);
 /* the dissector whose port is `port` for `transport`, or -1 */
 int flow_dissector_for_port(uint8_t transport, uint16_t port);
+
+/* established TCP streams by address pair (flow.c) */
+int tcp_table_init(int max);
+void tcp_table_free(void);
+void tcp_flow_add(struct mm_flow *f, uint32_t tcp_cli, uint16_t tcp_cport,
+		  uint32_t tcp_srv, uint16_t tcp_sport);
+void tcp_flow_remove(struct mm_flow *f);
+struct mm_flow *tcp_flow_find(uint32_t sa, uint16_t sp, uint32_t da,
+			      uint16_t dp, bool *from_tcp_client);
 
 /* UDP flows: find or create by the datagram's addresses; NULL if none */
 struct mm_flow *udp_flow_get(uint32_t saddr, uint16_t sport, uint32_t daddr,
