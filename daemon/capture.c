@@ -33,6 +33,7 @@ volatile int mm_stats_requested;
 #endif
 
 static int linktype;
+static pcap_t *volatile live_handle; /* for pcap_breakloop from signals */
 
 /* the link types we decode; anything else is refused at start */
 static bool linktype_supported(int dlt)
@@ -140,6 +141,14 @@ static void on_signal(int sig)
 		mm_stats_requested = 1;
 	else
 		mm_stop_requested = 1;
+	/*
+	 * Wake the capture loop: libpcap 1.10 resumes its wait after an
+	 * interrupted poll, so on a quiet port the flag alone would not be
+	 * seen until the next packet.  pcap_breakloop() is made to be called
+	 * from a signal handler (it sets a flag and wakes the poll).
+	 */
+	if (live_handle)
+		pcap_breakloop(live_handle);
 }
 
 static void install_signals(void)
@@ -288,6 +297,7 @@ int capture_run(char *err, size_t errlen)
 			break;
 		}
 	} else {
+		live_handle = p;
 		if (!mm.cfg.quiet)
 			fprintf(stderr, "mimamorid: listening on %s%s%s\n",
 				mm.cfg.iface, mm.cfg.bpf ? ", filter " : "",
@@ -300,8 +310,7 @@ int capture_run(char *err, size_t errlen)
 				rc = -1;
 				break;
 			}
-			if (n == PCAP_ERROR_BREAK)
-				break;
+			/* PCAP_ERROR_BREAK: a signal woke us; the flags say why */
 			if (mm_stats_requested) {
 				mm_stats_requested = 0;
 				read_kernel_stats(p);
@@ -309,6 +318,7 @@ int capture_run(char *err, size_t errlen)
 			}
 		}
 		read_kernel_stats(p);
+		live_handle = NULL;
 	}
 	pcap_close(p);
 	return rc;
