@@ -114,7 +114,8 @@
 #define MODBUS_TABLE_BITS 9
 #define MODBUS_TABLE_SIZE (1u << MODBUS_TABLE_BITS) /* load <= 1/2 */
 #define MODBUS_TABLE_MASK (MODBUS_TABLE_SIZE - 1)
-#define MODBUS_STALE_AGE 4096          /* requests later: never answered */
+/* a request unanswered while this many later ones were sent is lost */
+#define MODBUS_STALE_AGE MODBUS_MAX_OUTSTANDING
 
 /* Transaction log: register/coil values written per PDU at most */
 #define MODBUS_LOG_MAX_VALUES 125
@@ -451,6 +452,7 @@ struct modbus_req {
 	uint8_t unit;
 	uint8_t fc;
 	uint8_t used;
+	uint8_t quiet;     /* no answer expected (FC 8 force listen only) */
 };
 
 /*
@@ -461,24 +463,34 @@ struct modbus_req {
  * client and emptied by the server: a client that floods, or a server
  * that stops answering, must not grow the sensor's memory.  Real clients
  * keep a handful of requests in flight ([TCP] 4.2 suggests a small
- * NumberMaxOfServerTransaction); 256 is far beyond that.  At the bound we
- * raise `modbus.flooded` once and stop tracking new requests; tracking
- * resumes as soon as the table drains below the bound, and the event is
- * re-armed once it has drained to half (hysteresis, so a flow hovering at
- * the bound does not raise an event per request).  Responses to the
- * untracked requests are not called unsolicited (`untracked` counts them).
+ * NumberMaxOfServerTransaction); 256 is far beyond that.
  *
- * A request lost for good (response lost in a capture gap) would stay for
- * the life of a connection that lasts months; when the table is full,
- * entries older than MODBUS_STALE_AGE requests are evicted and counted as
- * unanswered, so only a real flood keeps it full.
+ * A request whose answer was lost (a capture gap, a server that skips
+ * some) would otherwise stay for the life of a connection that lasts
+ * months.  So when the table is full, requests that stayed unanswered
+ * while MODBUS_STALE_AGE later requests were sent are evicted first: the
+ * table is then only full of requests that are all younger than that,
+ * i.e. the last 256 requests all went unanswered: a request flood or a
+ * server that stopped answering.  Only then is `modbus.flooded` raised,
+ * once, and new requests are not tracked until the table drains below the
+ * bound; the event is re-armed when answers have drained it to half
+ * (hysteresis: a flow hovering at the bound raises no event per request).
+ *
+ * Requests left out of the table during a flood (untracked, or evicted
+ * while flooded) may still be answered, late: they are counted in
+ * `untracked`, and a response that matches nothing while that count is
+ * positive is taken as such a late answer (not unsolicited) and uses one
+ * up.  The count is capped at the bound, so that after a flood at most
+ * 256 stray responses go unreported.  Requests evicted outside a flood are
+ * taken as lost (`unanswered`): no late answer excuses a stray response
+ * then, so a lossy but long-lived flow keeps detecting injected ones.
  */
 struct modbus_state {
 	struct modbus_req slot[MODBUS_TABLE_SIZE];
 	unsigned n;           /* used slots */
 	uint32_t seq;         /* requests seen */
-	uint32_t untracked;   /* requests not tracked while flooded */
-	unsigned unanswered;  /* superseded or evicted requests */
+	uint32_t untracked;   /* left out during a flood: late answers excused */
+	uint32_t unanswered;  /* superseded, or evicted as lost */
 	bool seen_request;    /* a response before any request is mid-stream */
 	bool flooded;         /* flooded event raised, not yet re-armed */
 };
@@ -522,8 +534,15 @@ static void tab_remove(struct modbus_state *s, uint32_t i)
 		s->slot[j].used = 0;
 		i = j;
 	}
-	if (s->flooded && s->n <= MODBUS_MAX_OUTSTANDING / 2)
-		s->flooded = false;
+}
+
+/* stop waiting for a request: its answer may still come, or it is lost */
+static void give_up(struct modbus_state *s, bool may_answer)
+{
+	if (may_answer && s->untracked < MODBUS_MAX_OUTSTANDING)
+		s->untracked++;
+	else if (s->unanswered < UINT32_MAX)
+		s->unanswered++;
 }
 
 static void tab_evict_stale(struct modbus_state *s)
@@ -531,8 +550,9 @@ static void tab_evict_stale(struct modbus_state *s)
 	for (uint32_t i = 0; i < MODBUS_TABLE_SIZE;) {
 		if (s->slot[i].used &&
 		    s->seq - s->slot[i].seq > MODBUS_STALE_AGE) {
+			if (!s->slot[i].quiet)
+				give_up(s, s->flooded);
 			tab_remove(s, i);
-			s->unanswered++;
 			continue; /* a later entry may have moved into i */
 		}
 		i++;
@@ -884,8 +904,10 @@ static void fc_diagnostics(struct pdu *p)
 	if (p->request) {
 		p->info.sub = sub;
 		p->op.cls = modbus_diag_class(sub);
-		/* 6.8.1: force listen only mode is never answered */
-		p->track = sub != MODBUS_DIAG_FORCE_LISTEN_ONLY;
+		/* 6.8.1: force listen only mode is never answered by the
+		 * device, but a gateway may answer it with an exception:
+		 * track it, without waiting for it */
+		p->info.quiet = sub == MODBUS_DIAG_FORCE_LISTEN_ONLY;
 		target(p, "diagnostics %s", diag_name(sub));
 	}
 	finish(p);
@@ -1615,20 +1637,20 @@ static void track_request(struct pdu *p)
 	if (i >= 0) {
 		/* same (tid, unit) still open: the old one was never answered
 		 * (a client that always sends tid 0 after a timeout) */
+		if (!s->slot[i].quiet)
+			give_up(s, false);
 		s->slot[i] = p->info;
-		s->unanswered++;
 		return;
 	}
 	if (s->n >= MODBUS_MAX_OUTSTANDING)
 		tab_evict_stale(s);
 	if (s->n >= MODBUS_MAX_OUTSTANDING) {
-		if (s->untracked < UINT32_MAX)
-			s->untracked++;
+		give_up(s, true);
 		if (!s->flooded) {
 			s->flooded = true;
-			ev(p, MB_EV_FLOODED, "%u requests outstanding; new "
-			   "requests are not tracked until some are answered",
-			   s->n);
+			ev(p, MB_EV_FLOODED, "the last %u requests are all "
+			   "unanswered; new requests are not tracked until "
+			   "some are answered", s->n);
 		}
 		return;
 	}
@@ -1685,6 +1707,9 @@ static void parse_response(struct pdu *p, uint8_t code)
 			req = s->slot[i];
 			tab_remove(s, (uint32_t)i);
 			matched = true;
+			/* drained by answers: flooded may be raised again */
+			if (s->flooded && s->n <= MODBUS_MAX_OUTSTANDING / 2)
+				s->flooded = false;
 		}
 	}
 	if (matched && req.fc != p->fc) {
@@ -1698,7 +1723,7 @@ static void parse_response(struct pdu *p, uint8_t code)
 		if (p->rec)
 			rec_bool(p->rec, "unmatched", true);
 		if (s && s->untracked > 0) {
-			s->untracked--; /* answer to a request we did not track */
+			s->untracked--; /* late answer to an untracked request */
 		} else if (s && s->seen_request) {
 			ev(p, MB_EV_UNSOLICITED_RESPONSE, "fc %u response with "
 			   "no request (unit %u tid %u)", p->fc, p->unit,
@@ -1924,9 +1949,10 @@ static void modbus_state_free(void *st)
  * The flow ends: requests still outstanding were never answered.  They
  * are reported as one `modbus.unanswered_requests` event with the count
  * (together with requests superseded by a reuse of their transaction id,
- * or evicted as stale), because a server that stops answering is worth
- * seeing, and one event per flow keeps it cheap.  Then the table is
- * emptied (it holds no allocations).
+ * and untracked or evicted ones whose answer never came), because a
+ * server that stops answering is worth seeing, and one event per flow
+ * keeps it cheap.  Requests that expect no answer (force listen only) are
+ * not counted.  Then the table is emptied (it holds no allocations).
  */
 static void modbus_flow_end(struct mm_ctx *c, void *st)
 {
@@ -1937,25 +1963,26 @@ static void modbus_flow_end(struct mm_ctx *c, void *st)
 		return;
 	memset(&p, 0, sizeof(p));
 	p.c = c;
-	if (s->n > 0 || s->unanswered > 0) {
-		const struct modbus_req *first = NULL;
-		uint32_t oldest = 0;
-		for (uint32_t i = 0; i < MODBUS_TABLE_SIZE; i++) {
-			const struct modbus_req *q = &s->slot[i];
-			if (q->used && (!first || s->seq - q->seq > oldest)) {
-				first = q;
-				oldest = s->seq - q->seq;
-			}
+	const struct modbus_req *first = NULL;
+	uint32_t oldest = 0, open = 0;
+	for (uint32_t i = 0; i < MODBUS_TABLE_SIZE; i++) {
+		const struct modbus_req *q = &s->slot[i];
+		if (!q->used || q->quiet)
+			continue;
+		open++;
+		if (!first || s->seq - q->seq > oldest) {
+			first = q;
+			oldest = s->seq - q->seq;
 		}
-		if (first)
-			ev(&p, MB_EV_UNANSWERED_REQUESTS, "%u requests never "
-			   "answered (%u outstanding at flow end, oldest fc %u "
-			   "unit %u tid %u)", s->n + s->unanswered, s->n,
-			   first->fc, first->unit, first->tid);
-		else
-			ev(&p, MB_EV_UNANSWERED_REQUESTS, "%u requests never "
-			   "answered", s->unanswered);
 	}
+	unsigned long total = (unsigned long)open + s->unanswered + s->untracked;
+	if (first)
+		ev(&p, MB_EV_UNANSWERED_REQUESTS, "%lu requests never answered "
+		   "(%u outstanding at flow end, oldest fc %u unit %u tid %u)",
+		   total, open, first->fc, first->unit, first->tid);
+	else if (total > 0)
+		ev(&p, MB_EV_UNANSWERED_REQUESTS, "%lu requests never answered",
+		   total);
 	memset(s, 0, sizeof(*s));
 }
 

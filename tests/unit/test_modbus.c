@@ -1654,49 +1654,69 @@ static void test_pairing_flooded(void **state)
 	(void)state;
 	struct rc *rc = rc_new(false);
 
+	/* 256 outstanding is the bound, not over it */
 	for (unsigned t = 0; t < 256; t++)
 		send_read(rc, (uint16_t)t, 1);
 	assert_int_equal(rc->n_events, 0);
+	/* the 257th: none of the last 256 was answered */
 	send_read(rc, 256, 1);
 	assert_int_equal(count_event(rc, "modbus.flooded"), 1);
+	assert_non_null(strstr(event_detail(rc, "modbus.flooded"), "256"));
 	send_read(rc, 257, 1);
 	send_read(rc, 258, 1);
 	assert_int_equal(count_event(rc, "modbus.flooded"), 1); /* once */
 	assert_int_equal(rc->n_ops, 259); /* untracked requests are still ops */
 
-	/* one answer frees a slot: the next request is tracked */
-	send_read_rsp(rc, 0, 1);
-	send_read(rc, 300, 1);
-	send_read_rsp(rc, 300, 1);
+	/* late answers to all of them, tracked or not: none unsolicited */
+	for (unsigned t = 0; t <= 258; t++)
+		send_read_rsp(rc, (uint16_t)t, 1);
 	assert_int_equal(count_event(rc, "modbus.unsolicited_response"), 0);
-	/* answers to untracked requests are not unsolicited */
-	send_read_rsp(rc, 256, 1);
-	send_read_rsp(rc, 257, 1);
-	send_read_rsp(rc, 258, 1);
-	assert_int_equal(count_event(rc, "modbus.unsolicited_response"), 0);
-	/* but once those are used up, a stray response is */
+	/* every request has had its answer: a stray response is unsolicited */
 	send_read_rsp(rc, 999, 1);
 	assert_int_equal(count_event(rc, "modbus.unsolicited_response"), 1);
 
-	/* still 255 outstanding: full again after one more, no new event */
-	send_read(rc, 400, 1);
-	send_read(rc, 401, 1);
-	assert_int_equal(count_event(rc, "modbus.flooded"), 1);
-	send_read_rsp(rc, 401, 1); /* untracked */
-
-	/* drain to below half: the event re-arms */
-	for (unsigned t = 1; t < 200; t++)
-		send_read_rsp(rc, (uint16_t)t, 1);
-	for (unsigned t = 1000; t < 1200; t++)
+	/* drained by answers, the event is armed again (same flow) */
+	rc_clear(rc);
+	for (unsigned t = 1000; t < 1257; t++)
 		send_read(rc, (uint16_t)t, 1);
-	assert_int_equal(count_event(rc, "modbus.flooded"), 2);
-
-	/* flow end: what is left was never answered */
+	assert_int_equal(count_event(rc, "modbus.flooded"), 1);
+	/* a sustained flood: still one event */
+	for (unsigned t = 2000; t < 3000; t++)
+		send_read(rc, (uint16_t)t, 1);
+	assert_int_equal(count_event(rc, "modbus.flooded"), 1);
+	/* 1001 requests were left out: only 256 late answers are excused */
+	for (unsigned t = 5000; t < 5300; t++)
+		send_read_rsp(rc, (uint16_t)t, 1);
+	assert_int_equal(count_event(rc, "modbus.unsolicited_response"), 44);
+	/* flow end: 256 in the table + 745 left out and never answered */
 	rc_clear(rc);
 	D->flow_end(&rc->ctx, rc->st);
 	assert_int_equal(count_event(rc, "modbus.unanswered_requests"), 1);
 	assert_non_null(strstr(event_detail(rc, "modbus.unanswered_requests"),
-			       "256 outstanding"));
+			       "1001 requests never answered (256 outstanding"));
+	rc_free(rc);
+}
+
+/* a server that answers only some requests is not a flood */
+static void test_pairing_lossy_not_flooded(void **state)
+{
+	(void)state;
+	struct rc *rc = rc_new(false);
+
+	for (unsigned t = 0; t < 3000; t++) {
+		send_read(rc, (uint16_t)t, 1);
+		if (t % 2)
+			send_read_rsp(rc, (uint16_t)t, 1);
+	}
+	assert_int_equal(count_event(rc, "modbus.flooded"), 0);
+	assert_int_equal(count_event(rc, "modbus.unsolicited_response"), 0);
+	/* lost answers do not excuse an injected response */
+	send_read_rsp(rc, 9999, 1);
+	assert_int_equal(count_event(rc, "modbus.unsolicited_response"), 1);
+	rc_clear(rc);
+	D->flow_end(&rc->ctx, rc->st);
+	assert_non_null(strstr(event_detail(rc, "modbus.unanswered_requests"),
+			       "1500 requests never answered"));
 	rc_free(rc);
 }
 
@@ -1746,6 +1766,12 @@ static void test_flow_end_unanswered(void **state)
 	assert_non_null(d);
 	assert_non_null(strstr(d, "3 requests never answered"));
 	assert_non_null(strstr(d, "2 outstanding"));
+	/* a gateway answers listen-only with an exception: not unsolicited */
+	rc_clear(rc);
+	send_fx(rc, "fc8_listen_req");
+	send_hex(rc, RSP, "0084 0000 0003 01 88 0B");
+	assert_int_equal(count_event(rc, "modbus.unsolicited_response"), 0);
+	assert_int_equal(count_event(rc, "modbus.exception_response"), 1);
 	/* flow_end empties the state */
 	rc_clear(rc);
 	D->flow_end(&rc->ctx, rc->st);
@@ -1937,6 +1963,7 @@ int main(void)
 		cmocka_unit_test(test_pairing_midstream),
 		cmocka_unit_test(test_pairing_function_mismatch),
 		cmocka_unit_test(test_pairing_flooded),
+		cmocka_unit_test(test_pairing_lossy_not_flooded),
 		cmocka_unit_test(test_pairing_stale_eviction),
 		cmocka_unit_test(test_flow_end_unanswered),
 		cmocka_unit_test(test_state_per_flow),
