@@ -83,5 +83,29 @@ enum policy_verdict policy_check(const struct zone_model *zm,
 
 /* "high" / "medium" / "minimum" */
 const char *zone_strength_name(enum zone_strength s);
+/* "高" / "中" / "最低限" (Step 2-2's words, for people-facing output) */
+const char *zone_strength_name_ja(enum zone_strength s);
+
+/*
+ * The Japanese name of an archetype id: "seigyo" -> "制御系",
+ * "seisan_kanri" -> "生産管理・監視", "other" -> "その他".  NULL when the id
+ * is no archetype (a loaded model only holds known ones).
+ */
+const char *zone_archetype_name_ja(const char *archetype);
+
+/* true when the zone file says `intra_zone: policy` for z */
+bool zone_intra_policy(const struct zone_model *zm, const struct zone *z);
+
+/* "allowed", "no_conduit", "op_not_allowed", "unknown_host" */
+const char *policy_verdict_name(enum policy_verdict v);
+
+/*
+ * What the conduits allow from src to dst, as text for people (the zone
+ * matrix): "any: read, discover; modbus: read; s7comm: any".  Returns true
+ * when a conduit leads from src to dst (buf is "" when not).  Traffic
+ * inside a zone without `intra_zone: policy` is allowed whatever this says.
+ */
+bool policy_describe(const struct zone_model *zm, const struct zone *src,
+		     const struct zone *dst, char *buf, size_t len);
 
 #endif /* MM_ZONES_H */
