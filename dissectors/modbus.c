@@ -453,6 +453,7 @@ struct modbus_req {
 	uint8_t fc;
 	uint8_t used;
 	uint8_t quiet;     /* no answer expected (FC 8 force listen only) */
+	uint8_t reused;    /* earlier requests with this (tid, unit), open */
 };
 
 /*
@@ -484,6 +485,16 @@ struct modbus_req {
  * 256 stray responses go unreported.  Requests evicted outside a flood are
  * taken as lost (`unanswered`): no late answer excuses a stray response
  * then, so a lossy but long-lived flow keeps detecting injected ones.
+ *
+ * A client may reuse a transaction id while a request with it is still
+ * open ([TCP] 3.1.3 wants it unique, but some clients always send 0, and
+ * some pipeline several requests with one id).  The entry then describes
+ * the newest request and counts the earlier ones in `reused`; a response
+ * that does not fit the newest (another echoed address, a byte count for
+ * another quantity) is taken as the answer to an earlier one, and one that
+ * fits answers the newest, the earlier ones being taken as lost.  So a
+ * client that always sends 0 and lost one answer recovers at its next
+ * answer, and a pipelining one has every answer paired.
  */
 struct modbus_state {
 	struct modbus_req slot[MODBUS_TABLE_SIZE];
@@ -551,7 +562,8 @@ static void tab_evict_stale(struct modbus_state *s)
 		if (s->slot[i].used &&
 		    s->seq - s->slot[i].seq > MODBUS_STALE_AGE) {
 			if (!s->slot[i].quiet)
-				give_up(s, s->flooded);
+				for (unsigned k = 0; k <= s->slot[i].reused; k++)
+					give_up(s, s->flooded);
 			tab_remove(s, i);
 			continue; /* a later entry may have moved into i */
 		}
@@ -1635,10 +1647,9 @@ static void track_request(struct pdu *p)
 	p->info.used = 1;
 	i = tab_find(s, p->tid, p->unit);
 	if (i >= 0) {
-		/* same (tid, unit) still open: the old one was never answered
-		 * (a client that always sends tid 0 after a timeout) */
-		if (!s->slot[i].quiet)
-			give_up(s, false);
+		/* same (tid, unit) still open: see `reused` above */
+		unsigned r = s->slot[i].reused + !s->slot[i].quiet;
+		p->info.reused = r > 255 ? 255 : (uint8_t)r;
 		s->slot[i] = p->info;
 		return;
 	}
@@ -1690,12 +1701,49 @@ static void parse_request(struct pdu *p, uint8_t fc)
 		track_request(p);
 }
 
+/*
+ * Does a response fit the request it would be paired with?  Only what the
+ * response echoes or counts is compared; anything else fits.
+ */
+static bool rsp_fits(const struct modbus_req *q, uint8_t code, struct rd r)
+{
+	unsigned fc = code & 0x7F;
+
+	if (q->fc != fc)
+		return false;
+	if (code & MODBUS_EXCEPTION_BIT)
+		return true;
+	switch (fc) {
+	case MODBUS_FC_WRITE_SINGLE_COIL:
+	case MODBUS_FC_WRITE_SINGLE_REGISTER:
+	case MODBUS_FC_MASK_WRITE_REGISTER:
+		return rd_be16(&r) == q->address || r.err;
+	case MODBUS_FC_WRITE_MULTIPLE_COILS:
+	case MODBUS_FC_WRITE_MULTIPLE_REGISTERS: {
+		uint16_t a = rd_be16(&r), n = rd_be16(&r);
+		return r.err || (a == q->address && n == q->quantity);
+	}
+	case MODBUS_FC_READ_COILS:
+	case MODBUS_FC_READ_DISCRETE_INPUTS: {
+		uint8_t bc = rd_u8(&r);
+		return r.err || bc == (q->quantity + 7u) / 8;
+	}
+	case MODBUS_FC_READ_HOLDING_REGISTERS:
+	case MODBUS_FC_READ_INPUT_REGISTERS:
+	case MODBUS_FC_READ_WRITE_REGISTERS: {
+		uint8_t bc = rd_u8(&r);
+		return r.err || bc == 2u * q->quantity;
+	}
+	}
+	return true;
+}
+
 static void parse_response(struct pdu *p, uint8_t code)
 {
 	struct modbus_state *s = p->st;
 	struct modbus_req req;
 	bool exc = code & MODBUS_EXCEPTION_BIT;
-	bool matched = false;
+	bool matched = false, earlier = false;
 
 	memset(&req, 0, sizeof(req));
 	p->fc = code & 0x7F;
@@ -1703,16 +1751,27 @@ static void parse_response(struct pdu *p, uint8_t code)
 	log_s(p, "function", modbus_fc_name(p->fc));
 	if (s) {
 		int i = tab_find(s, p->tid, p->unit);
-		if (i >= 0) {
+		if (i >= 0 && s->slot[i].reused > 0 &&
+		    !rsp_fits(&s->slot[i], code, p->r)) {
+			/* answers an earlier request with this tid */
+			s->slot[i].reused--;
+			earlier = true;
+		} else if (i >= 0) {
 			req = s->slot[i];
 			tab_remove(s, (uint32_t)i);
+			for (unsigned k = 0; k < req.reused; k++)
+				give_up(s, false); /* earlier ones: lost */
 			matched = true;
 			/* drained by answers: flooded may be raised again */
 			if (s->flooded && s->n <= MODBUS_MAX_OUTSTANDING / 2)
 				s->flooded = false;
 		}
 	}
-	if (matched && req.fc != p->fc) {
+	if (earlier) {
+		/* its request's details were overwritten: decode it alone */
+		if (p->rec)
+			rec_bool(p->rec, "tid_reused", true);
+	} else 	if (matched && req.fc != p->fc) {
 		ev(p, MB_EV_FUNCTION_MISMATCH, "response fc %u to request fc %u "
 		   "(unit %u tid %u)", p->fc, req.fc, p->unit, p->tid);
 		if (p->rec)
@@ -1969,7 +2028,7 @@ static void modbus_flow_end(struct mm_ctx *c, void *st)
 		const struct modbus_req *q = &s->slot[i];
 		if (!q->used || q->quiet)
 			continue;
-		open++;
+		open += 1u + q->reused;
 		if (!first || s->seq - q->seq > oldest) {
 			first = q;
 			oldest = s->seq - q->seq;
