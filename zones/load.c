@@ -313,11 +313,12 @@ static bool parse_strength(struct ld *ld, const yaml_node_t *n,
 }
 
 /*
- * "a.b.c.d" (a /32) or "a.b.c.d/len".  inet_pton() takes only the strict
- * dotted quad (no octal, no short forms).  Returns false with an error.
+ * "a.b.c.d" (a /32) or "a.b.c.d/len"; for a host (`host` set) only a /32.
+ * inet_pton() takes only the strict dotted quad (no octal, no short
+ * forms).  Returns false with an error.
  */
 static bool parse_cidr(struct ld *ld, const yaml_node_t *n, const char *what,
-		       uint32_t *net, uint8_t *len, bool *has_len)
+		       bool host, uint32_t *net, uint8_t *len)
 {
 	const char *v = scalar(ld, n, what), *slash;
 	char addr[INET_ADDRSTRLEN];
@@ -335,7 +336,6 @@ static bool parse_cidr(struct ld *ld, const yaml_node_t *n, const char *what,
 	addr[alen] = '\0';
 	if (inet_pton(AF_INET, addr, &in) != 1)
 		goto bad;
-	*has_len = slash != NULL;
 	if (slash) {
 		const char *d = slash + 1;
 
@@ -353,6 +353,9 @@ static bool parse_cidr(struct ld *ld, const yaml_node_t *n, const char *what,
 	}
 	*net = ntohl(in.s_addr);
 	*len = (uint8_t)l;
+	if (host && l != 32)
+		return fail(ld, n, "%s: a host is one address (a.b.c.d), not "
+				   "the network '%s'", what, show(v).s);
 	if (l < 32 && (*net & (0xffffffffu >> l))) {
 		struct in_addr m = { htonl(*net & ~(0xffffffffu >> l)) };
 		char ms[INET_ADDRSTRLEN];
@@ -419,7 +422,6 @@ static bool load_host(struct ld *ld, const yaml_node_t *h, const char *zid)
 	const char *name;
 	uint32_t net;
 	uint8_t len;
-	bool has_len;
 	char what[96];
 
 	snprintf(what, sizeof(what), "zone '%s' host", zid);
@@ -445,11 +447,8 @@ static bool load_host(struct ld *ld, const yaml_node_t *h, const char *zid)
 					   "used (line %d)", show(name).s,
 				    p->line);
 	}
-	if (!parse_cidr(ld, f[1].val, "ip", &net, &len, &has_len))
+	if (!parse_cidr(ld, f[1].val, "ip", true, &net, &len))
 		return false;
-	if (len != 32)
-		return fail(ld, f[1].val, "ip of host '%s' must be one address, "
-					  "not a network", show(name).s);
 	return add_prefix(ld, f[1].val, net, len, name);
 }
 
@@ -545,10 +544,8 @@ static bool load_zone(struct ld *ld, const yaml_node_t *zn)
 		while ((n = items_next(ld, &it))) {
 			uint32_t net;
 			uint8_t len;
-			bool has_len;
 
-			if (!parse_cidr(ld, n, "networks", &net, &len,
-					&has_len) ||
+			if (!parse_cidr(ld, n, "networks", false, &net, &len) ||
 			    !add_prefix(ld, n, net, len, NULL))
 				return false;
 		}
@@ -783,6 +780,9 @@ static bool load_root(struct ld *ld, const yaml_node_t *root)
 	const yaml_node_t *z;
 	struct items it;
 
+	if (is_empty(root)) /* "---" and nothing else */
+		return fail(ld, root, "empty zone file: expected zones: (and "
+				      "site:, conduits:)");
 	if (root->type != YAML_MAPPING_NODE)
 		return fail(ld, root, "a zone file is a mapping with zones: "
 				      "(and site:, conduits:), not %s",
@@ -804,7 +804,7 @@ static bool load_root(struct ld *ld, const yaml_node_t *root)
 	if (!f[1].val)
 		return fail(ld, root, "no zones: the file must list its zones "
 				      "under zones:");
-	if (f[1].val->type != YAML_SEQUENCE_NODE)
+	if (f[1].val->type != YAML_SEQUENCE_NODE && !is_empty(f[1].val))
 		return fail(ld, f[1].val, "zones must be a list of zones, not "
 					  "%s", kind(f[1].val));
 	if (!items_of(ld, f[1].val, "zones", false, &it))
