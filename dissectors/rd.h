@@ -136,8 +136,11 @@ static inline bool rd_sub(struct rd *r, size_t n, struct rd *out)
 /* peek at byte i ahead without consuming; 0 and err when short */
 static inline uint8_t rd_peek(struct rd *r, size_t i)
 {
-	if (!rd_need(r, i + 1))
+	/* i >= left, not rd_need(i + 1): i + 1 wraps for i = SIZE_MAX */
+	if (r->err || i >= (size_t)(r->end - r->p)) {
+		r->err = true;
 		return 0;
+	}
 	return r->p[i];
 }
 

@@ -188,6 +188,10 @@ static void test_peek(void **state)
 	struct rd o = rd_make(bytes, 3);
 	assert_int_equal(rd_peek(&o, SIZE_MAX - 1), 0);
 	assert_true(o.err);
+	/* i + 1 wraps to 0 for SIZE_MAX: must still be refused */
+	struct rd w = rd_make(bytes, 3);
+	assert_int_equal(rd_peek(&w, SIZE_MAX), 0);
+	assert_true(w.err);
 }
 
 static void test_need(void **state)
