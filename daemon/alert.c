@@ -9,6 +9,7 @@
  * dest_zone, sensor, frame and the protocol object.  They leave through the
  * link, which never blocks the capture thread.
  */
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -127,13 +128,10 @@ struct alert_args {
 	const char *unknown_ip;     /* zone.unknown_host: which address */
 };
 
-static void send_alert(struct mm_flow *f, enum mm_dir dir,
-		       const struct alert_args *a)
+static void send_alert(struct mm_flow *f, const struct mm_ends *e,
+			const struct alert_args *a)
 {
 	struct mm_rec *r = mm.rec_alert;
-	bool to_srv = dir == MM_DIR_TO_SERVER;
-	const struct zone *sz = to_srv ? f->cli_zone : f->srv_zone;
-	const struct zone *dz = to_srv ? f->srv_zone : f->cli_zone;
 	const char *app = f->d ? f->d->name : NULL;
 	char ts[40];
 	const char *json;
@@ -144,17 +142,17 @@ static void send_alert(struct mm_flow *f, enum mm_dir dir,
 	rec_str(r, "timestamp", ts);
 	rec_uint(r, "flow_id", f->id);
 	rec_str(r, "event_type", "alert");
-	rec_str(r, "src_ip", to_srv ? f->cli_str : f->srv_str);
-	rec_int(r, "src_port", to_srv ? f->cli_port : f->srv_port);
-	rec_str(r, "dest_ip", to_srv ? f->srv_str : f->cli_str);
-	rec_int(r, "dest_port", to_srv ? f->srv_port : f->cli_port);
+	rec_str(r, "src_ip", e->src_str);
+	rec_int(r, "src_port", e->src_port);
+	rec_str(r, "dest_ip", e->dest_str);
+	rec_int(r, "dest_port", e->dest_port);
 	rec_str(r, "proto", f->transport == IPPROTO_TCP ? "TCP" : "UDP");
 	if (app)
 		rec_str(r, "app_proto", app);
 	rec_str(r, "sensor", mm.cfg.sensor);
 	rec_uint(r, "frame", mm.frame);
-	rec_str(r, "src_zone", sz ? sz->id : NULL);
-	rec_str(r, "dest_zone", dz ? dz->id : NULL);
+	rec_str(r, "src_zone", e->src_zone ? e->src_zone->id : NULL);
+	rec_str(r, "dest_zone", e->dest_zone ? e->dest_zone->id : NULL);
 
 	rec_obj_begin(r, "alert");
 	rec_str(r, "action", "allowed"); /* passive: we never block */
@@ -186,8 +184,8 @@ static void send_alert(struct mm_flow *f, enum mm_dir dir,
 	rec_obj_end(r);
 
 	rec_obj_begin(r, "zones");
-	zone_obj(r, "src", sz, to_srv ? f->cli_host : f->srv_host);
-	zone_obj(r, "dest", dz, to_srv ? f->srv_host : f->cli_host);
+	zone_obj(r, "src", e->src_zone, e->src_host);
+	zone_obj(r, "dest", e->dest_zone, e->dest_host);
 	rec_obj_end(r);
 
 	if (app) {
@@ -213,8 +211,8 @@ static void send_alert(struct mm_flow *f, enum mm_dir dir,
 		mm.st.alerts_queue_dropped++;
 }
 
-static void policy_alert(struct mm_flow *f, enum pol_sig sig,
-			 const struct mm_op *op, bool allowed,
+static void policy_alert(struct mm_flow *f, const struct mm_ends *e,
+			 enum pol_sig sig, const struct mm_op *op, bool allowed,
 			 const char *unknown_ip)
 {
 	struct alert_args a = {
@@ -223,38 +221,52 @@ static void policy_alert(struct mm_flow *f, enum pol_sig sig,
 		.op = op,
 		.unknown_ip = unknown_ip,
 	};
-	const struct zone *dst = f->srv_zone;
+	const struct zone *dst = e->dest_zone;
 
-	if (sig == SIG_UNKNOWN_HOST)
-		dst = f->srv_zone ? f->srv_zone : f->cli_zone;
+	if (sig == SIG_UNKNOWN_HOST && !dst)
+		dst = e->src_zone;
 	a.severity = policy_severity(sig, op->cls, dst, allowed);
-	send_alert(f, MM_DIR_TO_SERVER, &a);
+	send_alert(f, e, &a);
+}
+
+/* limited broadcast or multicast: a group, not a host that could be zoned */
+static bool is_group_address(uint32_t ip_be)
+{
+	uint32_t ip = ntohl(ip_be);
+	return ip == 0xffffffffu || (ip >> 28) == 0xe;
 }
 
 void alert_from_op(struct mm_flow *f, enum mm_dir dir, const struct mm_op *op)
 {
 	enum policy_verdict v;
 	const char *proto = f->d ? f->d->name : "unknown";
+	struct mm_ends e;
 
-	(void)dir; /* operations are requests: client -> server */
-	if (!f->cli_zone || !f->srv_zone) {
-		if (!f->cli_zone && hosts_first_unknown(f->cli_ip))
-			policy_alert(f, SIG_UNKNOWN_HOST, op, false, f->cli_str);
-		if (!f->srv_zone && hosts_first_unknown(f->srv_ip))
-			policy_alert(f, SIG_UNKNOWN_HOST, op, false, f->srv_str);
+	/* the requester is whoever sent this request (in BACnet both ends
+	 * of a flow may ask), or the relayed origin */
+	flow_ends(f, dir, &e);
+	/* a broadcast stays in the sender's segment: judge it as its zone */
+	if (!e.dest_zone && is_group_address(e.dest_ip))
+		e.dest_zone = e.src_zone;
+	if (!e.src_zone || !e.dest_zone) {
+		if (!e.src_zone && hosts_first_unknown(e.src_ip))
+			policy_alert(f, &e, SIG_UNKNOWN_HOST, op, false, e.src_str);
+		if (!e.dest_zone && !is_group_address(e.dest_ip) &&
+		    hosts_first_unknown(e.dest_ip))
+			policy_alert(f, &e, SIG_UNKNOWN_HOST, op, false, e.dest_str);
 		v = POLICY_UNKNOWN_HOST;
 	} else {
-		v = policy_check(mm.zones, f->cli_zone, f->srv_zone, proto, op->cls);
+		v = policy_check(mm.zones, e.src_zone, e.dest_zone, proto, op->cls);
 		if (v == POLICY_NO_CONDUIT)
-			policy_alert(f, SIG_NO_CONDUIT, op, false, NULL);
+			policy_alert(f, &e, SIG_NO_CONDUIT, op, false, NULL);
 		else if (v == POLICY_OP_NOT_ALLOWED)
-			policy_alert(f, SIG_OP_NOT_ALLOWED, op, false, NULL);
+			policy_alert(f, &e, SIG_OP_NOT_ALLOWED, op, false, NULL);
 	}
 	/* engineers want to know whenever logic or operating state changes */
 	if (op->cls == MM_OP_PROGRAM)
-		policy_alert(f, SIG_OP_PROGRAM, op, v == POLICY_ALLOWED, NULL);
+		policy_alert(f, &e, SIG_OP_PROGRAM, op, v == POLICY_ALLOWED, NULL);
 	else if (op->cls == MM_OP_CONTROL)
-		policy_alert(f, SIG_OP_CONTROL, op, v == POLICY_ALLOWED, NULL);
+		policy_alert(f, &e, SIG_OP_CONTROL, op, v == POLICY_ALLOWED, NULL);
 }
 
 void alert_from_event(struct mm_flow *f, enum mm_dir dir,
@@ -266,13 +278,15 @@ void alert_from_event(struct mm_flow *f, enum mm_dir dir,
 		.detail = detail,
 	};
 	size_t idx = 0;
+	struct mm_ends e;
 
 	mm.st.events++;
 	if (f->d && ev >= f->d->events && ev < f->d->events + f->d->n_events)
 		idx = (size_t)(ev - f->d->events);
 	/* stable per registry position and event table row */
 	a.signature_id = 2200000 + (f->d_index < 0 ? 0 : f->d_index) * 1000 + (int)idx;
-	send_alert(f, dir, &a);
+	flow_ends(f, dir, &e);
+	send_alert(f, &e, &a);
 }
 
 /* ---------------- the services a dissector calls ---------------- */
@@ -314,7 +328,13 @@ static void ctx_asset_fact(struct mm_ctx *c, bool server_side, const char *key,
 		hosts_fact(f->cli_ip, f->cli_zone, key, value, len);
 }
 
+static void ctx_origin(struct mm_ctx *c, uint32_t ip, uint16_t port)
+{
+	flow_set_origin(ctx_flow(c), ip, port);
+}
+
 const struct mm_ctx_ops mm_sensor_ctx_ops = {
+	.origin = ctx_origin,
 	.op = ctx_op,
 	.event = ctx_event,
 	.txlog_begin = ctx_txlog_begin,

@@ -102,12 +102,55 @@ void flow_choose_dissector(struct mm_flow *f)
 	}
 }
 
+void flow_ends(const struct mm_flow *f, enum mm_dir dir, struct mm_ends *e)
+{
+	bool to_srv = dir == MM_DIR_TO_SERVER;
+
+	e->src_ip = to_srv ? f->cli_ip : f->srv_ip;
+	e->dest_ip = to_srv ? f->srv_ip : f->cli_ip;
+	e->src_str = to_srv ? f->cli_str : f->srv_str;
+	e->dest_str = to_srv ? f->srv_str : f->cli_str;
+	e->src_port = to_srv ? f->cli_port : f->srv_port;
+	e->dest_port = to_srv ? f->srv_port : f->cli_port;
+	e->src_zone = to_srv ? f->cli_zone : f->srv_zone;
+	e->dest_zone = to_srv ? f->srv_zone : f->cli_zone;
+	e->src_host = to_srv ? f->cli_host : f->srv_host;
+	e->dest_host = to_srv ? f->srv_host : f->cli_host;
+	if (f->has_origin) {
+		e->src_ip = f->origin_ip;
+		e->src_str = f->origin_str;
+		e->src_port = f->origin_port;
+		e->src_zone = f->origin_zone;
+		e->src_host = f->origin_host;
+	}
+}
+
+void flow_set_origin(struct mm_flow *f, uint32_t ip, uint16_t port)
+{
+	f->has_origin = true;
+	f->origin_ip = ip;
+	f->origin_port = port;
+	inet_ntop(AF_INET, &ip, f->origin_str, sizeof(f->origin_str));
+	f->origin_host = NULL;
+	f->origin_zone = mm.zones ? zone_lookup(mm.zones, ip, &f->origin_host) : NULL;
+}
+
+void flow_parse(struct mm_flow *f, enum mm_dir dir, const uint8_t *p, size_t n)
+{
+	f->ctx.dir = dir;
+	f->ctx.now = &mm.now;
+	f->d->parse(&f->ctx, f->dstate, p, n);
+	f->has_origin = false;
+}
+
 void flow_end(struct mm_flow *f)
 {
 	if (f->in_tcp_table)
 		tcp_flow_remove(f);
-	if (f->d && f->d->flow_end && f->state == FLOW_ACTIVE)
+	if (f->d && f->d->flow_end && f->state == FLOW_ACTIVE) {
+		f->ctx.now = &mm.now;
 		f->d->flow_end(&f->ctx, f->dstate);
+	}
 	if (f->d && f->d->state_free && f->dstate)
 		f->d->state_free(f->dstate);
 	for (int d = 0; d < 2; d++)

@@ -718,9 +718,8 @@ static size_t frame_pdus(struct mm_flow *f, enum mm_dir dir,
 				/* not a PDU start: let the dissector name what
 				 * is wrong, once, then look for the next one */
 				if (!hs->desync_reported) {
-					f->ctx.dir = dir;
-					d->parse(&f->ctx, f->dstate, p,
-						 avail < d->max_pdu ? avail : d->max_pdu);
+					flow_parse(f, dir, p,
+						   avail < d->max_pdu ? avail : d->max_pdu);
 					hs->desync_reported = true;
 					mm.st.tcp_desync++;
 				}
@@ -728,8 +727,7 @@ static size_t frame_pdus(struct mm_flow *f, enum mm_dir dir,
 				pos++;
 				continue;
 			}
-			f->ctx.dir = dir;
-			d->parse(&f->ctx, f->dstate, p, (size_t)len);
+			flow_parse(f, dir, p, (size_t)len);
 			mm.st.pdus[f->d_index]++;
 			pos += (size_t)len;
 		}
@@ -845,8 +843,7 @@ static void udp_callback(struct tuple4 *addr, char *data, int len,
 		}
 		f->state = FLOW_ACTIVE;
 	}
-	f->ctx.dir = dir;
-	f->d->parse(&f->ctx, f->dstate, (const uint8_t *)data, (size_t)len);
+	flow_parse(f, dir, (const uint8_t *)data, (size_t)len);
 	mm.st.pdus[f->d_index]++;
 }
 

@@ -168,6 +168,14 @@ struct mm_flow {
 	struct mm_half half[2];      /* [MM_DIR_TO_SERVER], [MM_DIR_TO_CLIENT] */
 	struct tcp_stream *tcp;
 	struct mm_ctx ctx;
+	/* the relayed sender of the PDU being parsed (mm_set_origin): valid
+	 * until that parse returns */
+	bool has_origin;
+	uint32_t origin_ip;
+	uint16_t origin_port;
+	const struct zone *origin_zone;
+	const char *origin_host;
+	char origin_str[16];
 	/* flows with an open hole (reasm.c) */
 	struct mm_flow *hole_prev, *hole_next;
 	bool on_hole_list;
@@ -180,6 +188,22 @@ struct mm_flow {
 	struct mm_flow *hnext, *lru_prev, *lru_next;
 	double last_seen;
 };
+
+/* the two ends of one PDU as alerts and logs name them: the sender is
+ * the source (or the relayed origin, see mm_set_origin) */
+struct mm_ends {
+	uint32_t src_ip, dest_ip;
+	const char *src_str, *dest_str;
+	uint16_t src_port, dest_port;
+	const struct zone *src_zone, *dest_zone;
+	const char *src_host, *dest_host;
+};
+
+void flow_ends(const struct mm_flow *f, enum mm_dir dir, struct mm_ends *e);
+/* parse one PDU of the flow in direction dir (sets and clears the context) */
+void flow_parse(struct mm_flow *f, enum mm_dir dir, const uint8_t *p, size_t n);
+/* record a relayed sender for the PDU being parsed */
+void flow_set_origin(struct mm_flow *f, uint32_t ip, uint16_t port);
 
 /* a flow for (client, server); zones looked up once here */
 struct mm_flow *flow_new(uint8_t transport, uint32_t cli_ip, uint16_t cli_port,

@@ -68,9 +68,7 @@ void txlog_write_line(FILE *fp, const char *s, size_t n)
 struct mm_rec *txlog_begin(struct mm_flow *f, enum mm_dir dir)
 {
 	struct mm_rec *r = mm.rec_log;
-	bool to_srv = dir == MM_DIR_TO_SERVER;
-	const struct zone *sz = to_srv ? f->cli_zone : f->srv_zone;
-	const struct zone *dz = to_srv ? f->srv_zone : f->cli_zone;
+	struct mm_ends e;
 	char ts[40];
 
 	if (!log_dir || f->d_index < 0)
@@ -84,18 +82,19 @@ struct mm_rec *txlog_begin(struct mm_flow *f, enum mm_dir dir)
 			return NULL;
 		}
 	}
+	flow_ends(f, dir, &e);
 	mm_format_ts(ts, sizeof(ts), mm.now.tv_sec, mm.now.tv_usec);
 	rec_begin(r);
 	rec_str(r, "ts", ts);
 	rec_uint(r, "frame", mm.frame);
 	rec_uint(r, "flow_id", f->id);
-	rec_str(r, "src_ip", to_srv ? f->cli_str : f->srv_str);
-	rec_int(r, "src_port", to_srv ? f->cli_port : f->srv_port);
-	rec_str(r, "dest_ip", to_srv ? f->srv_str : f->cli_str);
-	rec_int(r, "dest_port", to_srv ? f->srv_port : f->cli_port);
-	rec_str(r, "src_zone", sz ? sz->id : NULL);
-	rec_str(r, "dest_zone", dz ? dz->id : NULL);
-	rec_str(r, "direction", to_srv ? "request" : "response");
+	rec_str(r, "src_ip", e.src_str);
+	rec_int(r, "src_port", e.src_port);
+	rec_str(r, "dest_ip", e.dest_str);
+	rec_int(r, "dest_port", e.dest_port);
+	rec_str(r, "src_zone", e.src_zone ? e.src_zone->id : NULL);
+	rec_str(r, "dest_zone", e.dest_zone ? e.dest_zone->id : NULL);
+	rec_str(r, "direction", dir == MM_DIR_TO_SERVER ? "request" : "response");
 	return r;
 }
 

@@ -46,3 +46,9 @@ void mm_asset_fact(struct mm_ctx *c, bool server_side, const char *key,
 	if (c->ops && c->ops->asset_fact)
 		c->ops->asset_fact(c, server_side, key, value, len);
 }
+
+void mm_set_origin(struct mm_ctx *c, uint32_t ip_be, uint16_t port)
+{
+	if (c->ops && c->ops->origin)
+		c->ops->origin(c, ip_be, port);
+}

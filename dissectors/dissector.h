@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/time.h>
 
 #include "../common/rec.h"
 #include "rd.h"
@@ -76,12 +77,14 @@ struct mm_ctx_ops {
 	void (*txlog_end)(struct mm_ctx *c, struct mm_rec *r);
 	void (*asset_fact)(struct mm_ctx *c, bool server_side, const char *key,
 			   const uint8_t *value, size_t len);
+	void (*origin)(struct mm_ctx *c, uint32_t ip_be, uint16_t port);
 };
 
 struct mm_ctx {
 	const struct mm_ctx_ops *ops;
-	enum mm_dir dir; /* which way the PDU being parsed travels */
-	void *host;      /* the daemon's flow (or a test's recorder) */
+	enum mm_dir dir;            /* which way the PDU being parsed travels */
+	void *host;                 /* the daemon's flow (or a test's recorder) */
+	const struct timeval *now;  /* the packet's time (rates, timeouts) */
 };
 
 /* --- services, dispatched through c->ops (dissectors/ctx.c) --- */
@@ -110,6 +113,21 @@ void mm_txlog_end(struct mm_ctx *c, struct mm_rec *r);
  */
 void mm_asset_fact(struct mm_ctx *c, bool server_side, const char *key,
 		   const uint8_t *value, size_t len);
+
+/*
+ * The PDU being parsed was relayed: its real sender is ip_be:port (network
+ * byte order address, host order port), e.g. a BACnet Forwarded-NPDU's
+ * original source, not the BBMD that forwarded it.  Until parse() returns,
+ * the daemon zones the sender by that address: policy, alerts and the
+ * transaction log name it as the source.
+ */
+void mm_set_origin(struct mm_ctx *c, uint32_t ip_be, uint16_t port);
+
+/* the time of the packet being processed, in seconds */
+static inline double mm_ctx_time(const struct mm_ctx *c)
+{
+	return c->now ? (double)c->now->tv_sec + (double)c->now->tv_usec / 1e6 : 0;
+}
 
 /* --- the dissector itself --- */
 
