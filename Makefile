@@ -32,11 +32,17 @@ LIBD     = $(B)/libmmdaemon.a
 
 PROGS = $(BIN)/mimamorid $(BIN)/mimamori-store $(BIN)/mimamori
 TOOLS = $(patsubst tools/%.c,$(B)/tools/%,$(wildcard tools/*.c))
+# a tool made of several files lives in its own folder: tools/NAME/*.c
+TOOL_DIRS = $(patsubst tools/%/,%,$(sort $(dir $(wildcard tools/*/*.c))))
+TOOLS += $(patsubst %,$(B)/tools/%,$(TOOL_DIRS))
+FUZZ  = $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
 UNIT  = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 PEERS = $(patsubst tests/peers/%.c,$(B)/tests/%,$(wildcard tests/peers/*.c))
 BENCH = $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all deps demo test check bench asan clean tools tests-build
+.PHONY: all deps demo test check bench asan clean tools tests-build fuzz fuzz-run
 
 all: $(PROGS) $(TOOLS)
 
@@ -71,6 +77,17 @@ $(BIN)/mimamori: $(call obj,$(CLI_SRC)) $(LIBSTORE) $(LIBMM)
 $(B)/tools/%: $(B)/tools/%.o $(LIBD) $(LIBSTORE) $(LIBMM)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+define tool_dir_rule
+$(B)/tools/$(1): $$(call obj,$$(wildcard tools/$(1)/*.c)) $(LIBD) $(LIBSTORE) $(LIBMM)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach t,$(TOOL_DIRS),$(eval $(call tool_dir_rule,$(t))))
+
+# fuzz targets: libFuzzer + ASan + UBSan, built from the sources directly
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) $(DISSECT_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -o $@ $^ $(shell pkg-config --libs yajl)
+
 $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIBD) $(LIBSTORE) $(LIBMM)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -83,6 +100,15 @@ $(B)/bench/%: $(B)/bench/%.o $(LIBD) $(LIBSTORE) $(LIBMM)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tools: $(TOOLS)
+fuzz: $(FUZZ)
+
+# make fuzz-run FUZZ_TARGET=s7comm FUZZ_SECONDS=600: run one target on its
+# corpus (tests/fuzz/corpus/NAME, seeded by the target's own README)
+FUZZ_SECONDS ?= 60
+fuzz-run: $(B)/fuzz/fuzz_$(FUZZ_TARGET)
+	@mkdir -p $(B)/fuzz/corpus-$(FUZZ_TARGET)
+	$(B)/fuzz/fuzz_$(FUZZ_TARGET) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		$(B)/fuzz/corpus-$(FUZZ_TARGET) tests/fuzz/corpus/$(FUZZ_TARGET)
 tests-build: all $(UNIT) $(PEERS)
 
 deps:
