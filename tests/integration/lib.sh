@@ -13,3 +13,30 @@ check() { n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "command failed: 
 have_shared() { [ -d "$PCAPS" ] && [ -f "$PCAPS/INVENTORY.tsv" ]; }
 have_tshark() { command -v tshark >/dev/null 2>&1; }
 tmpdir() { d=$(mktemp -d /tmp/mm-test.XXXXXX); echo "$d"; }
+
+# tshark_diff_all PROTO INVENTORY_COLUMN TSHARK_FILTER --key ours=theirs...
+# Runs tshark_diff.py on every ../shared/pcaps file whose inventory column
+# (1-based, e.g. 7 = modbus_pdus) is > 0, with the exceptions in
+# tests/data/tshark-PROTO-exceptions.tsv.  Skips without shared/ or tshark.
+tshark_diff_all() {
+	proto=$1 col=$2 filter=$3
+	shift 3
+	if ! have_shared; then
+		skip "tshark_$proto" "../shared/pcaps is not there (a fresh clone without shared/)"
+		return 0
+	fi
+	if ! have_tshark; then
+		skip "tshark_$proto" "tshark is not installed (make test installs it)"
+		return 0
+	fi
+	_t=$(tmpdir)
+	printf 'zones:\n  - { id: everything, archetype: other, strength: medium, networks: [0.0.0.0/0] }\n' >"$_t/zones.yaml"
+	awk -F'\t' -v c="$col" 'NR > 1 && $c > 0 { print $1 }' "$PCAPS/INVENTORY.tsv" |
+	while read -r f; do
+		python3 "$ROOT/tests/integration/tshark_diff.py" --pcap "$PCAPS/$f" \
+			--name "$f" --sensor "$BIN/mimamorid" --zones "$_t/zones.yaml" \
+			--work "$_t" --proto "$proto" --filter "$filter" \
+			--exceptions "$ROOT/tests/data/tshark-$proto-exceptions.tsv" "$@"
+	done
+	rm -rf "$_t"
+}
