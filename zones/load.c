@@ -33,6 +33,69 @@
 #define ZM_MAX_ID 63           /* zone ids and protocol names */
 #define ZM_MAX_DEPTH 32        /* a zone file nests 5 deep */
 
+/*
+ * Names seen so far (zone ids, host names) and a number for each, so that
+ * checking a name is not a scan of all the names before it (a hostile
+ * file may hold 100,000).  Open addressing with FNV-1a, kept at most half
+ * full.  The strings are the document's, which outlives the loading.
+ */
+struct names {
+	struct name_slot {
+		const char *s; /* NULL: free */
+		size_t v;
+	} *slot;
+	size_t cap, n;
+};
+
+static size_t names_hash(const char *s, size_t cap)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h & (cap - 1);
+}
+
+/* the number stored for s, or false */
+static bool names_find(const struct names *t, const char *s, size_t *v)
+{
+	if (!t->cap)
+		return false;
+	for (size_t i = names_hash(s, t->cap); t->slot[i].s;
+	     i = (i + 1) & (t->cap - 1)) {
+		if (strcmp(t->slot[i].s, s) == 0) {
+			*v = t->slot[i].v;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* add s (not yet there); -1 when out of memory */
+static int names_add(struct names *t, const char *s, size_t v)
+{
+	size_t i;
+
+	if (2 * (t->n + 1) > t->cap) {
+		struct names bigger = { NULL, t->cap ? 2 * t->cap : 64, 0 };
+
+		bigger.slot = calloc(bigger.cap, sizeof(*bigger.slot));
+		if (!bigger.slot)
+			return -1;
+		for (i = 0; i < t->cap; i++)
+			if (t->slot[i].s)
+				names_add(&bigger, t->slot[i].s, t->slot[i].v);
+		free(t->slot);
+		*t = bigger;
+	}
+	for (i = names_hash(s, t->cap); t->slot[i].s; i = (i + 1) & (t->cap - 1))
+		;
+	t->slot[i].s = s;
+	t->slot[i].v = v;
+	t->n++;
+	return 0;
+}
+
 struct ld {
 	const char *name; /* the file, for messages */
 	char *err;
@@ -42,6 +105,8 @@ struct ld {
 	yaml_document_t *doc;
 	struct zone_model *zm;
 	size_t *zone_line; /* per zone: line of its id, for duplicates */
+	struct names zone_ids; /* id -> zone index */
+	struct names hosts;    /* host name -> line */
 };
 
 /* --- messages --- */
@@ -390,6 +455,9 @@ static bool add_prefix(struct ld *ld, const yaml_node_t *n, uint32_t net,
 	const struct zm_prefix *o = NULL;
 	char ps[32];
 
+	if (zm->nprefixes >= ZM_MAX_PREFIXES)
+		return fail(ld, n, "too many networks and hosts (at most %d)",
+			    ZM_MAX_PREFIXES);
 	switch (zm_insert_prefix(zm, net, len, zone, host, (int)line_of(n),
 				 &o)) {
 	case ZM_INSERT_OK:
@@ -422,6 +490,7 @@ static bool load_host(struct ld *ld, const yaml_node_t *h, const char *zid)
 	const char *name;
 	uint32_t net;
 	uint8_t len;
+	size_t first;
 	char what[96];
 
 	snprintf(what, sizeof(what), "zone '%s' host", zid);
@@ -439,17 +508,15 @@ static bool load_host(struct ld *ld, const yaml_node_t *h, const char *zid)
 		return false;
 	if (!*name)
 		return fail(ld, f[0].val, "host name must not be empty");
-	for (size_t i = 0; i < ld->zm->nprefixes; i++) {
-		const struct zm_prefix *p = &ld->zm->prefixes[i];
-
-		if (p->host && strcmp(p->host, name) == 0)
-			return fail(ld, f[0].val, "host name '%s' is already "
-					   "used (line %d)", show(name).s,
-				    p->line);
-	}
-	if (!parse_cidr(ld, f[1].val, "ip", true, &net, &len))
+	if (names_find(&ld->hosts, name, &first))
+		return fail(ld, f[0].val, "host name '%s' is already used "
+					  "(line %zu)", show(name).s, first);
+	if (!parse_cidr(ld, f[1].val, "ip", true, &net, &len) ||
+	    !add_prefix(ld, f[1].val, net, len, name))
 		return false;
-	return add_prefix(ld, f[1].val, net, len, name);
+	if (names_add(&ld->hosts, name, line_of(f[1].val)))
+		return fail(ld, h, "out of memory");
+	return true;
 }
 
 static bool load_zone(struct ld *ld, const yaml_node_t *zn)
@@ -465,7 +532,7 @@ static bool load_zone(struct ld *ld, const yaml_node_t *zn)
 	};
 	struct zone_model *zm = ld->zm;
 	const char *id, *name, *arch = "other", *v;
-	const struct zone *dup;
+	size_t dup;
 	enum zone_strength strength = ZONE_STRENGTH_HIGH;
 	bool intra_policy = false;
 	const yaml_node_t *n;
@@ -489,11 +556,10 @@ static bool load_zone(struct ld *ld, const yaml_node_t *zn)
 		return fail(ld, f[ZF_ID].val, "id must be 1 to %d lower-case "
 					      "letters, digits or _, not '%s'",
 			    ZM_MAX_ID, show(id).s);
-	dup = zone_by_id(zm, id);
-	if (dup)
+	if (names_find(&ld->zone_ids, id, &dup))
 		return fail(ld, f[ZF_ID].val, "duplicate zone id '%s' (first "
 					      "on line %zu)", id,
-			    ld->zone_line[dup->index]);
+			    ld->zone_line[dup]);
 	snprintf(what, sizeof(what), "zone '%s'", id);
 	if (zm->nzones >= ZM_MAX_ZONES)
 		return fail(ld, f[ZF_ID].val, "too many zones (at most %d)",
@@ -537,6 +603,8 @@ static bool load_zone(struct ld *ld, const yaml_node_t *zn)
 	if (zm_add_zone(zm, id, name, arch, strength, intra_policy))
 		return fail(ld, zn, "out of memory");
 	ld->zone_line[zm->nzones - 1] = line_of(f[ZF_ID].val);
+	if (names_add(&ld->zone_ids, id, zm->nzones - 1))
+		return fail(ld, zn, "out of memory");
 
 	if (f[ZF_NETS].val) {
 		if (!items_of(ld, f[ZF_NETS].val, "networks", true, &it))
@@ -574,19 +642,18 @@ static bool conduit_end(struct ld *ld, const yaml_node_t *n, const char *end,
 		return false;
 	while ((e = items_next(ld, &it))) {
 		const char *id = scalar(ld, e, end);
-		const struct zone *z;
+		size_t z;
 
 		if (!id)
 			return false;
-		z = zone_by_id(ld->zm, id);
-		if (!z)
+		if (!names_find(&ld->zone_ids, id, &z))
 			return fail(ld, e, "conduit %s: unknown zone '%s' (not "
 					   "defined under zones:)", end,
 				    show(id).s);
-		if (!set[z->index])
+		if (!set[z])
 			(*count)++;
-		set[z->index] = true;
-		*last = z->index;
+		set[z] = true;
+		*last = (int)z;
 	}
 	if (*count == 0)
 		return fail(ld, n, "conduit %s names no zone", end);
@@ -975,6 +1042,8 @@ out:
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	free(ld.zone_line);
+	free(ld.zone_ids.slot);
+	free(ld.hosts.slot);
 	if (!ok) {
 		zone_model_free(ld.zm);
 		return NULL;

@@ -76,6 +76,10 @@ enum policy_verdict {
  * Traffic inside one zone is allowed unless the zone file says
  * `intra_zone: policy` for that zone (then conduits from the zone to itself
  * apply).
+ * src and dst must come from zm itself (zone_lookup, zone_by_id): a zone
+ * of another model (say, before a reload) counts as unknown.  A NULL proto
+ * matches only `protocol: any`.  Precomputed: no string compare of zone
+ * ids, a few of protocol names at most.
  */
 enum policy_verdict policy_check(const struct zone_model *zm,
 				 const struct zone *src, const struct zone *dst,

@@ -15,6 +15,7 @@
 /* Bounds that keep a hostile or broken file from costing much memory. */
 #define ZM_MAX_ZONES 1024 /* the conduit matrix is ZM_MAX_ZONES^2 int32 */
 #define ZM_MAX_PROTOS 256 /* distinct protocol names in conduits */
+#define ZM_MAX_PREFIXES 65536 /* networks + hosts: <= 2M trie nodes, 24 MB */
 
 /* the op-class bitmask that `ops: [any]` stands for */
 #define ZM_OPS_ALL ((uint8_t)((1u << MM_OP__N) - 1))

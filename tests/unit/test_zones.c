@@ -725,6 +725,114 @@ static void test_lpm_random(void **state)
 	zone_model_free(zm);
 }
 
+/* a growing text buffer for generated zone files */
+struct buf {
+	char *p;
+	size_t n, cap;
+};
+
+static void bprintf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void bprintf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	for (;;) {
+		va_start(ap, fmt);
+		w = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+		va_end(ap);
+		assert_true(w >= 0);
+		if ((size_t)w < b->cap - b->n)
+			break;
+		b->cap = b->cap * 2 + (size_t)w + 1;
+		b->p = realloc(b->p, b->cap);
+		assert_non_null(b->p);
+	}
+	b->n += (size_t)w;
+}
+
+/*
+ * The largest model the bounds allow: 1024 zones, 61,440 named hosts and
+ * a conduit chain.  Loading must not be quadratic in names (it takes
+ * well under a second), and one zone or prefix more is refused.
+ */
+static void test_big_model(void **state)
+{
+	struct buf b = { malloc(1024), 0, 1024 };
+	struct zone_model *zm;
+	char err[512] = "", name[32];
+	const char *h;
+	size_t mark;
+
+	(void)state;
+	assert_non_null(b.p);
+	b.p[0] = '\0';
+	bprintf(&b, "zones:\n");
+	for (int i = 0; i < 1024; i++) {
+		bprintf(&b, "  - id: z%d\n    strength: high\n"
+			    "    networks: [10.%d.%d.0/24]\n    hosts:\n",
+			i, i >> 8, i & 255);
+		for (int j = 0; j < 60; j++)
+			bprintf(&b, "      - { name: H-%d-%d, ip: 10.%d.%d.%d }\n",
+				i, j, i >> 8, i & 255, j + 1);
+	}
+	mark = b.n;
+	bprintf(&b, "conduits:\n");
+	for (int i = 0; i + 1 < 1024; i++)
+		bprintf(&b, "  - { from: z%d, to: z%d, allow: [{ protocol: "
+			    "modbus, ops: [read] }] }\n", i, i + 1);
+	zm = zone_model_parse(b.p, b.n, "big.yaml", err, sizeof(err));
+	if (!zm)
+		fail_msg("%s", err);
+	assert_int_equal(zone_model_count(zm), 1024);
+	for (int i = 0; i < 1024; i += 97) {
+		char a[32], zn[16];
+
+		snprintf(a, sizeof(a), "10.%d.%d.%d", i >> 8, i & 255, 60);
+		snprintf(name, sizeof(name), "H-%d-59", i);
+		snprintf(zn, sizeof(zn), "z%d", i);
+		expect_lookup(zm, a, zn, name);
+		snprintf(a, sizeof(a), "10.%d.%d.200", i >> 8, i & 255);
+		expect_lookup(zm, a, zn, NULL);
+	}
+	expect_lookup(zm, "10.4.0.1", NULL, NULL);
+	expect_policy(zm, "z5", "z6", "modbus", MM_OP_READ, POLICY_ALLOWED);
+	expect_policy(zm, "z1022", "z1023", "modbus", MM_OP_WRITE,
+		      POLICY_OP_NOT_ALLOWED);
+	expect_policy(zm, "z6", "z5", "modbus", MM_OP_READ, POLICY_NO_CONDUIT);
+	h = NULL;
+	assert_null(zone_lookup(zm, ip("11.0.0.1"), &h));
+	zone_model_free(zm);
+
+	/* one zone more than ZM_MAX_ZONES (line: after 1024 zones of 64
+	 * lines and "zones:") */
+	b.n = mark;
+	bprintf(&b, "  - { id: one_too_many, strength: high }\n");
+	zm = zone_model_parse(b.p, b.n, "big.yaml", err, sizeof(err));
+	expect_err_in("big.yaml", zm, err, 1 + 1024 * 64 + 1,
+		      "too many zones");
+
+	/* 65,536 prefixes at most: the 1024 networks, 61,440 hosts, and
+	 * 3,072 more hosts fit in one more zone... but the zone count is
+	 * full, so add them to z0 instead, then one more */
+	b.n = 0;
+	bprintf(&b, "zones:\n  - id: z0\n    strength: high\n    hosts:\n");
+	for (int k = 0; k < 65536; k++)
+		bprintf(&b, "      - { name: h%d, ip: 10.%d.%d.%d }\n", k,
+			k >> 16, (k >> 8) & 255, k & 255);
+	zm = zone_model_parse(b.p, b.n, "big.yaml", err, sizeof(err));
+	if (!zm)
+		fail_msg("%s", err);
+	expect_lookup(zm, "10.0.255.255", "z0", "h65535");
+	zone_model_free(zm);
+	bprintf(&b, "      - { name: h65536, ip: 10.1.0.0 }\n");
+	zm = zone_model_parse(b.p, b.n, "big.yaml", err, sizeof(err));
+	expect_err_in("big.yaml", zm, err, 4 + 65536 + 1,
+		      "too many networks and hosts");
+	free(b.p);
+}
+
 /* --- every kind of error, at its line --- */
 
 /* a valid start, 4 lines: zone a on line 3, b on line 4 */
@@ -1317,6 +1425,7 @@ int main(void)
 		cmocka_unit_test(test_aliases),
 		cmocka_unit_test(test_lpm_overlap),
 		cmocka_unit_test(test_lpm_random),
+		cmocka_unit_test(test_big_model),
 		cmocka_unit_test(test_err_not_yaml),
 		cmocka_unit_test(test_err_binary),
 		cmocka_unit_test(test_err_empty),
