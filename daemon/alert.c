@@ -175,6 +175,10 @@ static void send_alert(struct mm_flow *f, const struct mm_ends *e,
 			rec_arr_end(r);
 		}
 	}
+	if (a->op && a->op->event && a->sig != a->op->event) {
+		rec_str(r, "event", a->op->event->name);
+		rec_str(r, "event_cause", a->op->event->cause);
+	}
 	if (a->unknown_ip) {
 		rec_arr_begin(r, "unknown_host");
 		rec_str(r, NULL, a->unknown_ip);
@@ -262,11 +266,14 @@ void alert_from_op(struct mm_flow *f, enum mm_dir dir, const struct mm_op *op)
 		else if (v == POLICY_OP_NOT_ALLOWED)
 			policy_alert(f, &e, SIG_OP_NOT_ALLOWED, op, false, NULL);
 	}
-	/* engineers want to know whenever logic or operating state changes */
+	/* engineers want to know whenever logic or operating state changes;
+	 * the dissector's own event for it rides on that alert */
 	if (op->cls == MM_OP_PROGRAM)
 		policy_alert(f, &e, SIG_OP_PROGRAM, op, v == POLICY_ALLOWED, NULL);
 	else if (op->cls == MM_OP_CONTROL)
 		policy_alert(f, &e, SIG_OP_CONTROL, op, v == POLICY_ALLOWED, NULL);
+	else if (op->event)
+		alert_from_event(f, dir, op->event, op->target);
 }
 
 void alert_from_event(struct mm_flow *f, enum mm_dir dir,
@@ -333,8 +340,15 @@ static void ctx_origin(struct mm_ctx *c, uint32_t ip, uint16_t port)
 	flow_set_origin(ctx_flow(c), ip, port);
 }
 
+static void ctx_exclude(struct mm_ctx *c)
+{
+	struct mm_flow *f = ctx_flow(c);
+	flow_exclude(f, f->tcp);
+}
+
 const struct mm_ctx_ops mm_sensor_ctx_ops = {
 	.origin = ctx_origin,
+	.exclude = ctx_exclude,
 	.op = ctx_op,
 	.event = ctx_event,
 	.txlog_begin = ctx_txlog_begin,

@@ -580,8 +580,10 @@ void reasm_packet(const uint8_t *ip, size_t len)
 
 /* ---------------- stream data to dissectors ---------------- */
 
-static void flow_exclude(struct mm_flow *f, struct tcp_stream *a)
+void flow_exclude(struct mm_flow *f, struct tcp_stream *a)
 {
+	if (f->state == FLOW_EXCLUDED)
+		return;
 	/*
 	 * Keep a listener on the stream (urgent data only: libnids then
 	 * buffers nothing), else libnids frees it and the next packet would
@@ -730,6 +732,8 @@ static size_t frame_pdus(struct mm_flow *f, enum mm_dir dir,
 			flow_parse(f, dir, p, (size_t)len);
 			mm.st.pdus[f->d_index]++;
 			pos += (size_t)len;
+			if (f->state == FLOW_EXCLUDED)
+				return n; /* the dissector said: not mine */
 		}
 		if (f->state == FLOW_EXCLUDED)
 			return n;

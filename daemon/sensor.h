@@ -234,6 +234,8 @@ int udp_table_init(int max);
 /* ---------------- reassembly (reasm.c) ---------------- */
 
 int reasm_init(char *err, size_t errlen);
+/* stop dissecting a flow that is not its dissector's protocol */
+void flow_exclude(struct mm_flow *f, struct tcp_stream *a);
 /* one IPv4 packet (ip points at its header, len bytes captured) */
 void reasm_packet(const uint8_t *ip, size_t len);
 /* end of capture: fill holes, flush every stream (nids_exit) */

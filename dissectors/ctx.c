@@ -52,3 +52,9 @@ void mm_set_origin(struct mm_ctx *c, uint32_t ip_be, uint16_t port)
 	if (c->ops && c->ops->origin)
 		c->ops->origin(c, ip_be, port);
 }
+
+void mm_flow_exclude(struct mm_ctx *c)
+{
+	if (c->ops && c->ops->exclude)
+		c->ops->exclude(c);
+}

@@ -60,6 +60,14 @@ struct mm_op {
 	unsigned function;         /* protocol function / service code */
 	const char *function_name; /* "write_single_register" */
 	char target[96];           /* human-readable: "unit 1 holding 100 x10" */
+	/*
+	 * Optional: the dissector's own named event for what this request
+	 * does (s7comm.plc_stop, bacnet.reinitialize_device).  For program
+	 * and control operations it is carried by the op.program/op.control
+	 * alert (metadata.event), so one fact makes one alert; for other
+	 * classes it is raised as an alert of its own.
+	 */
+	const struct mm_event_def *event;
 };
 
 /*
@@ -78,6 +86,7 @@ struct mm_ctx_ops {
 	void (*asset_fact)(struct mm_ctx *c, bool server_side, const char *key,
 			   const uint8_t *value, size_t len);
 	void (*origin)(struct mm_ctx *c, uint32_t ip_be, uint16_t port);
+	void (*exclude)(struct mm_ctx *c);
 };
 
 struct mm_ctx {
@@ -122,6 +131,13 @@ void mm_asset_fact(struct mm_ctx *c, bool server_side, const char *key,
  * transaction log name it as the source.
  */
 void mm_set_origin(struct mm_ctx *c, uint32_t ip_be, uint16_t port);
+
+/*
+ * This flow is not the dissector's protocol after all (e.g. ISO-MMS on
+ * TCP/102, which shares TPKT/COTP with S7comm): stop dissecting it.  The
+ * daemon counts it as excluded and never offers it again.
+ */
+void mm_flow_exclude(struct mm_ctx *c);
 
 /* the time of the packet being processed, in seconds */
 static inline double mm_ctx_time(const struct mm_ctx *c)
