@@ -24,7 +24,8 @@ STORE_SRC   = $(filter-out store/store_main.c,$(wildcard store/*.c))
 DAEMON_SRC  = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 CLI_SRC     = $(wildcard cli/*.c)
 
-obj = $(patsubst %.c,$(B)/%.o,$(1))
+# objects live under $(B)/obj, apart from programs (tools/NAME/ -> $(B)/tools/NAME)
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 LIBMM    = $(B)/libmm.a
 LIBSTORE = $(B)/libmmstore.a
@@ -46,7 +47,7 @@ BENCH = $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 
 all: $(PROGS) $(TOOLS)
 
-$(B)/%.o: %.c
+$(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -74,7 +75,7 @@ $(BIN)/mimamori: $(call obj,$(CLI_SRC)) $(LIBSTORE) $(LIBMM)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tools/%: $(B)/tools/%.o $(LIBD) $(LIBSTORE) $(LIBMM)
+$(B)/tools/%: $(B)/obj/tools/%.o $(LIBD) $(LIBSTORE) $(LIBMM)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 define tool_dir_rule
@@ -88,15 +89,15 @@ $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) $(DISSECT_SRC)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -o $@ $^ $(shell pkg-config --libs yajl)
 
-$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIBD) $(LIBSTORE) $(LIBMM)
+$(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(LIBD) $(LIBSTORE) $(LIBMM)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/tests/%: $(B)/tests/peers/%.o $(LIBMM)
+$(B)/tests/%: $(B)/obj/tests/peers/%.o $(LIBMM)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libmodbus 2>/dev/null)
 
-$(B)/tests/peers/%.o: CPPFLAGS += $(shell pkg-config --cflags libmodbus 2>/dev/null)
+$(B)/obj/tests/peers/%.o: CPPFLAGS += $(shell pkg-config --cflags libmodbus 2>/dev/null)
 
-$(B)/bench/%: $(B)/bench/%.o $(LIBD) $(LIBSTORE) $(LIBMM)
+$(B)/bench/%: $(B)/obj/bench/%.o $(LIBD) $(LIBSTORE) $(LIBMM)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tools: $(TOOLS)
