@@ -145,5 +145,17 @@ int mm_link_send(struct mm_link *l, const char *kind, const char *json,
 uint64_t mm_link_flush(struct mm_link *l, int timeout_ms);
 void mm_link_stats(struct mm_link *l, struct mm_link_stats *st);
 void mm_link_free(struct mm_link *l);
+/*
+ * Notes on the link (link.c):
+ *  - `queued` counts every record handed to mm_link_send, the refused ones
+ *    too, so queued == acked + dropped + backlog at any time.
+ *  - seqs start at the wall clock in microseconds when the link is made,
+ *    so a restarted sensor does not reuse a (sensor, seq) of its last life.
+ *  - a "hello" goes out before any record still unsent.
+ *  - mm_link_send may be called from several threads.
+ * Embedded store (one process, inproc://, one zmq context): stop in this
+ * order: mm_link_flush, mm_link_free, store_server_stop, store_server_free,
+ * then zmq_ctx_term (every socket must be closed before it returns).
+ */
 
 #endif /* MM_STORE_H */
