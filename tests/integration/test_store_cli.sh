@@ -25,9 +25,10 @@ trap cleanup EXIT INT TERM
 
 have_py() { command -v python3 >/dev/null 2>&1; }
 
-# start_store DB: a store on a free loopback port; sets SPID and EP
+# start_store DB [PORT]: a store on a free loopback port (or on PORT);
+# sets SPID and EP
 start_store() {
-	port=$(( ($$ % 20000) + 30000 ))
+	port=${2:-$(( ($$ % 20000) + 30000 ))}
 	for try in 1 2 3 4 5 6 7 8; do
 		EP="tcp://127.0.0.1:$port"
 		"$STORE" --listen "$EP" --db "$1" --aggregate 2 --batch 50 \
@@ -224,5 +225,45 @@ if start_store "$DB"; then
 		pass sensors_two || fail sensors_two "$("$CLI" sensors --db "$DB")"
 else
 	fail store_restart_same_db "could not start: $(cat "$T/store.log")"
+fi
+# ---- a store killed (SIGKILL) mid-stream and started again on the same
+# file and port: every record stored exactly once ----
+N=20000
+awk -v n=$N 'BEGIN { for (i = 0; i < n; i++)
+	printf "{\"timestamp\":\"2015-11-01T00:00:00Z\",\"event_type\":\"alert\",\"src_ip\":\"10.0.0.1\",\"dest_ip\":\"10.0.0.2\",\"dest_port\":%d,\"dest_zone\":\"crash\",\"alert\":{\"signature\":\"t.crash\",\"severity\":3}}\n", 1000 + i }' >"$T/many"
+CDB=$T/crash.db
+if start_store "$CDB"; then
+	cport=${EP##*:}
+	"$SEND" --connect "$EP" --sensor box3 --resend 300 --timeout 20000 \
+		<"$T/many" 2>"$T/send3.log" &
+	MPID=$!
+	# let part of it land, then crash the store
+	i=0
+	while [ $i -lt 200 ] &&
+		[ "$("$CLI" alerts --db "$CDB" --zone crash --limit 1 --json 2>/dev/null | wc -l)" -eq 0 ]; do
+		sleep 0.02
+		i=$((i + 1))
+	done
+	kill -KILL "$SPID"
+	wait "$SPID" 2>/dev/null
+	SPID=""
+	if start_store "$CDB" "$cport" && [ "${EP##*:}" = "$cport" ]; then
+		wait "$MPID"
+		mrc=$?
+		stop_store
+		# for the log: how much the crash interrupted
+		echo "crash test: $(cat "$T/send3.log"); after restart: $(tail -1 "$T/store.log")"
+		n=$("$CLI" alerts --db "$CDB" --zone crash --json --limit 0 | wc -l)
+		d=$("$CLI" alerts --db "$CDB" --zone crash --json --limit 0 |
+			sed 's/.*"dest_port":\([0-9]*\).*/\1/' | sort -u | wc -l)
+		[ $mrc -eq 0 ] && [ "$n" -eq $N ] && [ "$d" -eq $N ] &&
+			pass store_crash_exactly_once ||
+			fail store_crash_exactly_once "mm-send $mrc, $n rows, $d distinct: $(cat "$T/send3.log")"
+	else
+		kill "$MPID" 2>/dev/null
+		fail store_crash_exactly_once "port $cport not free again: $(cat "$T/store.log")"
+	fi
+else
+	fail store_crash_exactly_once "could not start: $(cat "$T/store.log")"
 fi
 exit 0
