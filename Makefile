@@ -76,10 +76,12 @@ $(BIN)/mimamori: $(call obj,$(CLI_SRC)) $(LIBSTORE) $(LIBMM)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tools/%: $(B)/obj/tools/%.o $(LIBD) $(LIBSTORE) $(LIBMM)
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 define tool_dir_rule
 $(B)/tools/$(1): $$(call obj,$$(wildcard tools/$(1)/*.c)) $(LIBD) $(LIBSTORE) $(LIBMM)
+	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach t,$(TOOL_DIRS),$(eval $(call tool_dir_rule,$(t))))
@@ -90,14 +92,17 @@ $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) $(DISSECT_SRC)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -o $@ $^ $(shell pkg-config --libs yajl)
 
 $(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(LIBD) $(LIBSTORE) $(LIBMM)
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(B)/tests/%: $(B)/obj/tests/peers/%.o $(LIBMM)
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libmodbus 2>/dev/null)
 
 $(B)/obj/tests/peers/%.o: CPPFLAGS += $(shell pkg-config --cflags libmodbus 2>/dev/null)
 
 $(B)/bench/%: $(B)/obj/bench/%.o $(LIBD) $(LIBSTORE) $(LIBMM)
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tools: $(TOOLS)

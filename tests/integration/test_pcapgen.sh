@@ -1,5 +1,5 @@
 #!/bin/sh
-# The capture generator (tools/pcapgen.c): deterministic output, captures
+# The capture generator (tools/pcapgen/): deterministic output, captures
 # tshark reads without complaint, a gap that really is one, a mid-stream
 # start with no SYN, and the committed pcaps/demo-plant.pcap up to date.
 . "$(dirname "$0")/lib.sh"
