@@ -24,6 +24,8 @@
 
 #include "../common/rec.h"
 
+#define SENSOR_ID_MAX 128
+
 /* PRAGMA user_version of the schema this code writes */
 #define STORE_SCHEMA_VERSION 1
 
@@ -151,6 +153,9 @@ struct store_db {
 	double window;     /* aggregation window, seconds */
 	bool in_tx;
 	bool err_record;   /* last error was the record's fault */
+	/* the sensor whose last_contact this transaction already set: one
+	 * upsert per sensor and batch, not per record */
+	char seen[SENSOR_ID_MAX + 1];
 	char path[256];
 };
 
@@ -439,6 +444,7 @@ int store_db_begin(struct store_db *d)
 	if (step_reset(d, ST_BEGIN) != SQLITE_DONE)
 		return -1;
 	d->in_tx = true;
+	d->seen[0] = '\0';
 	return 0;
 }
 
@@ -806,7 +812,8 @@ int store_db_put(struct store_db *d, const char *kind, const char *sensor,
 		rc = -1;
 		break;
 	}
-	if (rc == 1 && k != K_HELLO && k != K_STATS) {
+	if (rc == 1 && k != K_HELLO && k != K_STATS &&
+	    !(d->in_tx && !strcmp(d->seen, sensor))) {
 		sqlite3_stmt *st = d->st[ST_SENSOR_SEEN];
 		bind_text(st, 1, sensor);
 		bind_text(st, 2, received);
@@ -814,6 +821,8 @@ int store_db_put(struct store_db *d, const char *kind, const char *sensor,
 			seterr(err, errlen, "%s: noting the sensor: %s",
 			       d->path, sqlite3_errmsg(d->db));
 			rc = -1;
+		} else if (d->in_tx && strlen(sensor) <= SENSOR_ID_MAX) {
+			strcpy(d->seen, sensor);
 		}
 	}
 out:

@@ -243,6 +243,10 @@ static void test_put_duplicate(void **state)
 				   "ts='2015-10-22T10:00:01.123456Z' AND "
 				   "eve LIKE '{\"timestamp\"%'"),
 			 1);
+	/* a sensor that only sent alerts is known, with its last contact */
+	assert_int_equal(q1(f->db, "SELECT count(*) FROM sensors WHERE "
+				   "last_contact IS NOT NULL"),
+			 2);
 	/* the box2 alert had no zones: NULL, and its ts was normalised */
 	assert_int_equal(q1(f->db, "SELECT count(*) FROM alerts WHERE "
 				   "sensor='box2' AND src_zone IS NULL AND "
