@@ -121,11 +121,11 @@ deps:
 	@sh tools/install-deps.sh
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -s all
 	@sh tools/demo.sh
 
 test check: deps
-	@$(MAKE) --no-print-directory tests-build
+	@$(MAKE) --no-print-directory -s tests-build
 	@sh tests/run.sh
 
 bench: deps
