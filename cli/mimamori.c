@@ -527,14 +527,14 @@ static int cmd_zones(sqlite3 *db, const struct opts *o)
 
 /* a few numbers from the stats JSON: well-known names first */
 struct num {
-	const char *key;
+	char key[64]; /* "packets", or "link.backlog" one level down */
 	char val[32];
 	int used;
 };
 
 /* the numbers at the top of the object and one level down */
-static size_t collect_nums(json_t *o, struct num *n, size_t max, size_t have,
-			   int depth)
+static size_t collect_nums(json_t *o, const char *parent, struct num *n,
+			   size_t max, size_t have)
 {
 	const char *k;
 	json_t *v;
@@ -542,27 +542,32 @@ static size_t collect_nums(json_t *o, struct num *n, size_t max, size_t have,
 	json_object_foreach(o, k, v) {
 		if (have >= max)
 			break;
-		if (json_is_object(v) && depth == 0) {
-			have = collect_nums(v, n, max, have, 1);
-		} else if (json_is_integer(v)) {
-			n[have].key = k;
+		if (json_is_object(v) && !parent) {
+			have = collect_nums(v, k, n, max, have);
+			continue;
+		}
+		if (!json_is_number(v))
+			continue;
+		snprintf(n[have].key, sizeof(n[have].key), "%s%s%s",
+			 parent ? parent : "", parent ? "." : "", k);
+		if (json_is_integer(v))
 			snprintf(n[have].val, sizeof(n[have].val), "%lld",
 				 (long long)json_integer_value(v));
-			n[have++].used = 0;
-		} else if (json_is_real(v)) {
-			n[have].key = k;
+		else
 			snprintf(n[have].val, sizeof(n[have].val), "%g",
 				 json_real_value(v));
-			n[have++].used = 0;
-		}
+		n[have++].used = 0;
 	}
 	return have;
 }
 
 static void stats_summary(const char *text, char *out, size_t len)
 {
-	static const char *const want[] = {"packets", "drops", "dropped",
-					   "flows", "alerts", "backlog"};
+	/* what a plant engineer asks first: did it see traffic, did it
+	 * lose any, did alerts reach the store */
+	static const char *const want[] = {
+		"packets",     "drops",        "dropped",     "kernel.dropped",
+		"alerts",      "alerts.raised", "link.dropped", "link.backlog"};
 	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
 	struct num n[64];
 	size_t have, o = 0;
@@ -573,19 +578,22 @@ static void stats_summary(const char *text, char *out, size_t len)
 		json_decref(j);
 		return;
 	}
-	have = collect_nums(j, n, 64, 0, 0);
+	have = collect_nums(j, NULL, n, 64, 0);
 	/* pass 0: the wanted names, in that order; pass 1: the others */
 	for (size_t w = 0; w <= sizeof(want) / sizeof(want[0]); w++) {
-		for (size_t i = 0; i < have && shown < 4; i++) {
+		for (size_t i = 0; i < have && shown < 5; i++) {
 			int r;
-			if (n[i].used || (w < sizeof(want) / sizeof(want[0]) &&
-					  strcmp(n[i].key, want[w])))
+			const char *dot = strchr(n[i].key, '.');
+			if (n[i].used ||
+			    (w < sizeof(want) / sizeof(want[0]) &&
+			     strcmp(n[i].key, want[w]) &&
+			     (!dot || strcmp(dot + 1, want[w]))))
 				continue;
 			r = snprintf(out + o, len - o, "%s%s=%s",
 				     shown ? " " : "", n[i].key, n[i].val);
 			if (r < 0 || (size_t)r >= len - o) {
 				out[o] = '\0';
-				shown = 4;
+				shown = 5;
 				break;
 			}
 			o += (size_t)r;

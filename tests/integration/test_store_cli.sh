@@ -31,6 +31,7 @@ start_store() {
 	port=${2:-$(( ($$ % 20000) + 30000 ))}
 	for try in 1 2 3 4 5 6 7 8; do
 		EP="tcp://127.0.0.1:$port"
+		: >"$T/store.log" # exists before the child opens it
 		"$STORE" --listen "$EP" --db "$1" --aggregate 2 --batch 50 \
 			2>"$T/store.log" &
 		SPID=$!
@@ -202,7 +203,7 @@ n=$("$CLI" zones --db "$DB" --since 2015-10-23 --json | wc -l)
 
 # ---- mimamori sensors / assets ----
 "$CLI" sensors --db "$DB" >"$T/sensors" 2>&1
-grep -q "^box1 *第1工場 *0.9 " "$T/sensors" && grep -q "packets=123456 drops=3 flows=77" "$T/sensors" &&
+grep -q "^box1 *第1工場 *0.9 " "$T/sensors" && grep -q "capture.packets=123456 capture.drops=3 flows=77" "$T/sensors" &&
 	pass sensors_table || fail sensors_table "$(cat "$T/sensors")"
 "$CLI" sensors --db "$DB" --json >"$T/sensors.json" 2>&1
 grep -q '"sensor":"box1","site":"第1工場","version":"0.9"' "$T/sensors.json" &&
