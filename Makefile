@@ -87,9 +87,9 @@ endef
 $(foreach t,$(TOOL_DIRS),$(eval $(call tool_dir_rule,$(t))))
 
 # fuzz targets: libFuzzer + ASan + UBSan, built from the sources directly
-$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) $(DISSECT_SRC)
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) $(DISSECT_SRC) $(ZONES_SRC)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -o $@ $^ $(shell pkg-config --libs yajl)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -o $@ $^ $(shell pkg-config --libs yajl yaml-0.1)
 
 $(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(LIBD) $(LIBSTORE) $(LIBMM)
 	@mkdir -p $(dir $@)
