@@ -261,11 +261,15 @@ static int setup(char *err, size_t errlen)
 			.aggregate_window = mm.cfg.aggregate_window,
 			.batch_max = 5000,
 			.batch_ms = 50,
+			.quiet = true,
 		};
 		mm.store = store_server_new(mm.zctx, &so, err, errlen);
 		if (!mm.store || store_server_start_thread(mm.store) < 0)
 			return -1;
 		ep = EMBEDDED_ENDPOINT;
+		if (!mm.cfg.quiet)
+			fprintf(stderr, "mimamorid: embedded store, database %s\n",
+				mm.cfg.db_path);
 	}
 	lo.endpoint = ep;
 	lo.sensor = mm.cfg.sensor;

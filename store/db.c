@@ -109,9 +109,16 @@ static const char *const store_sql[ST__N] = {
 			" signature = ?2 AND src_ip IS ?3 AND dest_ip IS ?4 AND"
 			" dest_port IS ?5 AND last_ts >= ?6 AND first_ts <= ?7"
 			" ORDER BY last_ts DESC LIMIT 1",
+	/* the row keeps the worst severity it has seen, and the EVE record
+	 * of that occurrence: a repeat must not hide a more severe alert
+	 * (right-hand sides see the row as it was before the update) */
 	[ST_AGG_UPDATE] = "UPDATE alerts SET count = count + 1,"
 			  " first_ts = min(first_ts, ?2),"
-			  " last_ts = max(last_ts, ?2) WHERE id = ?1",
+			  " last_ts = max(last_ts, ?2),"
+			  " eve = CASE WHEN coalesce(?3, severity) < severity"
+			  " THEN ?4 ELSE eve END,"
+			  " severity = min(severity, coalesce(?3, severity))"
+			  " WHERE id = ?1",
 	[ST_ALERT_INSERT] =
 		"INSERT INTO alerts(ts, first_ts, last_ts, count, sensor, seq,"
 		" signature, signature_id, category, severity, app_proto, proto,"
@@ -572,6 +579,8 @@ static int put_alert(struct store_db *d, json_t *root, const char *sensor,
 			st = d->st[ST_AGG_UPDATE];
 			sqlite3_bind_int64(st, 1, id);
 			bind_text(st, 2, ts);
+			bind_jint(st, 3, json_object_get(alert, "severity"));
+			sqlite3_bind_text(st, 4, json, (int)len, SQLITE_STATIC);
 			if (step_reset(d, ST_AGG_UPDATE) != SQLITE_DONE)
 				DBFAIL("counting a repeat");
 			return 1;

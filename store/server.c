@@ -45,6 +45,7 @@ struct store_server {
 	char db_path[256];
 	int batch_max;
 	int batch_ms;
+	bool quiet;
 
 	struct pending_ack *acks; /* batch_max of them */
 	int n_acks;
@@ -126,6 +127,7 @@ struct store_server *store_server_new(void *zctx,
 	}
 	s->batch_max = o->batch_max > 0 ? o->batch_max : 1000;
 	s->batch_ms = o->batch_ms > 0 ? o->batch_ms : 50;
+	s->quiet = o->quiet;
 	snprintf(s->db_path, sizeof(s->db_path), "%s", o->db_path);
 	s->acks = calloc((size_t)s->batch_max, sizeof(*s->acks));
 	if (!s->acks) {
@@ -438,8 +440,9 @@ int store_server_run(struct store_server *s)
 	uint64_t batch_start = 0;
 	int rc = 0;
 
-	fprintf(stderr, "mimamori-store: listening on %s, database %s\n",
-		s->endpoint, s->db_path);
+	if (!s->quiet)
+		fprintf(stderr, "mimamori-store: listening on %s, database %s\n",
+			s->endpoint, s->db_path);
 	while (!atomic_load(&s->stop)) {
 		long timeout = POLL_IDLE_MS;
 		if (s->n_batch > 0) {

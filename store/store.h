@@ -70,6 +70,7 @@ struct store_server_opts {
 	double aggregate_window;
 	int batch_max;            /* records per transaction, at most */
 	int batch_ms;             /* longest wait before a batch commits */
+	bool quiet;               /* no start-up line (the embedded store) */
 };
 
 /*

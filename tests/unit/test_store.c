@@ -319,6 +319,43 @@ static void test_aggregation(void **state)
 	assert_int_equal(q1(f->db, "SELECT sum(count) FROM alerts"), 13);
 }
 
+/* a repeat that is more severe than the row must not be hidden by it */
+static void test_aggregation_keeps_worst_severity(void **state)
+{
+	struct fx *f = *state;
+	struct store_db *d = open_db(f, 60.0);
+	char err[256];
+	static const char *const sev_json[] = {
+		"{\"timestamp\":\"2015-10-22T10:00:01.000000Z\",\"event_type\":\"alert\","
+		"\"src_ip\":\"10.3.0.30\",\"dest_ip\":\"10.10.2.10\",\"dest_port\":502,"
+		"\"alert\":{\"signature\":\"zone.op_not_allowed\",\"severity\":3},"
+		"\"modbus\":{\"fc\":8}}",
+		"{\"timestamp\":\"2015-10-22T10:00:02.000000Z\",\"event_type\":\"alert\","
+		"\"src_ip\":\"10.3.0.30\",\"dest_ip\":\"10.10.2.10\",\"dest_port\":502,"
+		"\"alert\":{\"signature\":\"zone.op_not_allowed\",\"severity\":1},"
+		"\"modbus\":{\"fc\":6}}",
+		"{\"timestamp\":\"2015-10-22T10:00:03.000000Z\",\"event_type\":\"alert\","
+		"\"src_ip\":\"10.3.0.30\",\"dest_ip\":\"10.10.2.10\",\"dest_port\":502,"
+		"\"alert\":{\"signature\":\"zone.op_not_allowed\",\"severity\":2},"
+		"\"modbus\":{\"fc\":16}}",
+	};
+	char buf[512];
+
+	assert_int_equal(store_db_begin(d), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(store_db_put(d, "alert", "box1", 300 + (uint64_t)i,
+					      sev_json[i], strlen(sev_json[i]),
+					      err, sizeof(err)), 1);
+	assert_int_equal(store_db_commit(d), 0);
+	store_db_close(d);
+	assert_int_equal(q1(f->db, "SELECT count(*) FROM alerts"), 1);
+	assert_int_equal(q1(f->db, "SELECT count FROM alerts"), 3);
+	assert_int_equal(q1(f->db, "SELECT severity FROM alerts"), 1);
+	/* the record kept is the severe one's */
+	assert_non_null(strstr(qs(f->db, "SELECT eve FROM alerts", buf, sizeof(buf)),
+			       "\"fc\":6"));
+}
+
 static void test_aggregation_off(void **state)
 {
 	struct fx *f = *state;
@@ -728,6 +765,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_null_zone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aggregation, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_aggregation_keeps_worst_severity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aggregation_off, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_records, setup,
