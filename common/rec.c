@@ -145,19 +145,39 @@ void rec_strn(struct mm_rec *r, const char *k, const uint8_t *v, size_t n)
 	yajl_gen_string(r->g, r->scratch, o);
 }
 
+/* decimal text of v into the end of buf[24]; returns where it starts.
+ * yajl formats integers with snprintf, which costs more than the rest of
+ * a log record: numbers are written here and spliced in verbatim */
+static char *utoa_tail(char buf[24], unsigned long long v)
+{
+	char *p = buf + 24;
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return p;
+}
+
 void rec_int(struct mm_rec *r, const char *k, long long v)
 {
+	char buf[24];
+	char *p = utoa_tail(buf, v < 0 ? 0ULL - (unsigned long long)v
+				       : (unsigned long long)v);
+
+	if (v < 0)
+		*--p = '-';
 	key(r, k);
-	yajl_gen_integer(r->g, v);
+	yajl_gen_number(r->g, p, (size_t)(buf + 24 - p));
 }
 
 void rec_uint(struct mm_rec *r, const char *k, unsigned long long v)
 {
 	char buf[24];
-	int n = snprintf(buf, sizeof(buf), "%llu", v);
+	char *p = utoa_tail(buf, v);
 
 	key(r, k);
-	yajl_gen_number(r->g, buf, (size_t)n);
+	yajl_gen_number(r->g, p, (size_t)(buf + 24 - p));
 }
 
 void rec_bool(struct mm_rec *r, const char *k, bool v)
@@ -233,14 +253,34 @@ void rec_arr_end(struct mm_rec *r)
 
 void mm_format_ts(char *buf, size_t len, int64_t sec, int64_t usec)
 {
+	/* the date and time change once a second, records far more often:
+	 * keep the formatted second (per thread: the store has its own) */
+	static _Thread_local int64_t cached_sec = -1;
+	static _Thread_local char cached[64]; /* 2026-11-26T12:04:03 */
 	struct tm tm;
 	time_t t = (time_t)sec;
 
-	if (!gmtime_r(&t, &tm)) {
-		snprintf(buf, len, "1970-01-01T00:00:00.000000Z");
+	if (len < 28) {
+		if (len)
+			buf[0] = 0;
 		return;
 	}
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, (long long)usec);
+	if (sec != cached_sec) {
+		if (!gmtime_r(&t, &tm))
+			memset(&tm, 0, sizeof(tm));
+		snprintf(cached, sizeof(cached), "%04d-%02d-%02dT%02d:%02d:%02d",
+			 (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec);
+		cached_sec = sec;
+	}
+	memcpy(buf, cached, 19);
+	buf[19] = '.';
+	if (usec < 0 || usec > 999999)
+		usec = 0;
+	for (int i = 25; i >= 20; i--) {
+		buf[i] = (char)('0' + usec % 10);
+		usec /= 10;
+	}
+	buf[26] = 'Z';
+	buf[27] = 0;
 }

@@ -16,17 +16,31 @@
 
 static uint64_t next_flow_id = 1;
 
-int flow_dissector_for_port(uint8_t transport, uint16_t port)
+/*
+ * Port-indexed dissector table: the candidate for a port in O(1), looked
+ * up for every packet (which TCP packets go to libnids at all, which UDP
+ * datagrams have a flow).  0 = none, else registry index + 1.
+ */
+static uint8_t port_table[2][65536];
+static bool port_table_ready;
+
+static void port_table_build(void)
 {
 	for (int i = 0; mm_dissectors[i]; i++) {
 		const struct mm_dissector *d = mm_dissectors[i];
-		if (d->transport != transport)
-			continue;
+		int t = d->transport == IPPROTO_UDP;
 		for (int j = 0; j < 8 && d->ports[j]; j++)
-			if (d->ports[j] == port)
-				return i;
+			if (!port_table[t][d->ports[j]])
+				port_table[t][d->ports[j]] = (uint8_t)(i + 1);
 	}
-	return -1;
+	port_table_ready = true;
+}
+
+int flow_dissector_for_port(uint8_t transport, uint16_t port)
+{
+	if (!port_table_ready)
+		port_table_build();
+	return (int)port_table[transport == IPPROTO_UDP][port] - 1;
 }
 
 struct mm_flow *flow_new(uint8_t transport, uint32_t cli_ip, uint16_t cli_port,

@@ -77,15 +77,28 @@ static void nids_out_of_memory(char *where)
 
 /* ---------------- synthetic packets ---------------- */
 
+/* RFC 1071 checksum of an IPv4 header (n even, at most 60 bytes): 32-bit
+ * loads, one fold at the end; it runs for every packet */
 static uint16_t ip_checksum(const uint8_t *h, size_t n)
 {
-	uint32_t sum = 0;
+	uint64_t sum = 0;
+	size_t i = 0;
 
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)(h[i] << 8 | h[i + 1]);
+	for (; i + 4 <= n; i += 4) {
+		uint32_t w;
+		memcpy(&w, h + i, 4);
+		sum += w;
+	}
+	if (i < n) {
+		uint16_t w;
+		memcpy(&w, h + i, 2);
+		sum += w;
+	}
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	/* summed in host order: the one's complement sum is byte-order
+	 * independent up to a final swap (RFC 1071 section 2 (B)) */
+	return (uint16_t)ntohs((uint16_t)~sum);
 }
 
 /*
@@ -453,6 +466,71 @@ static void watch_acks(struct tcp_stream *a, bool from_client, uint32_t ack)
 		hole_fill(f, dir);
 }
 
+/* ---------------- UDP ---------------- */
+
+/* one UDP datagram's payload (from libnids after defragmentation, or
+ * straight from the packet path when it was not fragmented) */
+static void udp_datagram(uint32_t sa, uint16_t sp, uint32_t da, uint16_t dp,
+			 const uint8_t *data, size_t len)
+{
+	enum mm_dir dir;
+	struct mm_flow *f;
+
+	mm.st.udp_datagrams++;
+	f = udp_flow_get(sa, sp, da, dp, &dir);
+	if (!f || !f->d || f->state == FLOW_EXCLUDED || len == 0)
+		return;
+	if (f->state == FLOW_PROBING) {
+		if (f->d->probe(data, len, dir) != MM_PROBE_YES) {
+			if (++f->probe_bytes >= 8) /* datagrams, here */
+				flow_exclude(f, NULL);
+			return;
+		}
+		f->state = FLOW_ACTIVE;
+	}
+	flow_parse(f, dir, data, len);
+	mm.st.pdus[f->d_index]++;
+}
+
+static void udp_callback(struct tuple4 *addr, char *data, int len,
+			 struct ip *iph)
+{
+	(void)iph;
+	if (len > 0)
+		udp_datagram(addr->saddr, addr->source, addr->daddr, addr->dest,
+			     (const uint8_t *)data, (size_t)len);
+}
+
+/*
+ * An unfragmented UDP datagram needs nothing from libnids: hand it to the
+ * dissector directly.  Returns false when libnids must see the packet
+ * (a fragment, or a header that does not add up: libnids counts that).
+ */
+static bool udp_direct(const uint8_t *ip, size_t len, size_t ihl, size_t iplen)
+{
+	const uint8_t *u = ip + ihl;
+	size_t ulen;
+	uint32_t sa, da;
+	uint16_t sp, dp;
+
+	if (iplen > len || iplen < ihl + 8)
+		return false;
+	ulen = (size_t)u[4] << 8 | u[5];
+	if (ulen < 8 || ulen > iplen - ihl)
+		return false;
+	sp = (uint16_t)(u[0] << 8 | u[1]);
+	dp = (uint16_t)(u[2] << 8 | u[3]);
+	if (flow_dissector_for_port(IPPROTO_UDP, dp) < 0 &&
+	    flow_dissector_for_port(IPPROTO_UDP, sp) < 0) {
+		mm.st.udp_datagrams++;
+		return true; /* no dissector: nothing to do */
+	}
+	memcpy(&sa, ip + 12, 4);
+	memcpy(&da, ip + 16, 4);
+	udp_datagram(sa, sp, da, dp, u + 8, ulen - 8);
+	return true;
+}
+
 /* ---------------- the packet path ---------------- */
 
 void reasm_packet(const uint8_t *ip, size_t len)
@@ -509,15 +587,27 @@ void reasm_packet(const uint8_t *ip, size_t len)
 	if (frag)
 		mm.st.ip_fragments++;
 
+	if (ip[9] == IPPROTO_UDP && !frag && udp_direct(ip, len, ihl, iplen))
+		return;
 	if (ip[9] == IPPROTO_TCP && !frag && len >= ihl + 20 && iplen >= ihl + 20) {
 		t = ip + ihl;
+		sp = (uint16_t)(t[0] << 8 | t[1]);
+		dp = (uint16_t)(t[2] << 8 | t[3]);
+		/*
+		 * Reassembly is only for flows a dissector may want: a TCP
+		 * connection on no dissector's port never reaches libnids
+		 * (a fifth of a plant's packets, and libnids' costliest part).
+		 */
+		if (flow_dissector_for_port(IPPROTO_TCP, dp) < 0 &&
+		    flow_dissector_for_port(IPPROTO_TCP, sp) < 0) {
+			mm.st.tcp_other_packets++;
+			return;
+		}
 		thl = (size_t)(t[12] >> 4) * 4;
 		if (thl >= 20 && iplen >= ihl + thl) {
 			datalen = iplen - ihl - thl;
 			memcpy(&sa, ip + 12, 4);
 			memcpy(&da, ip + 16, 4);
-			sp = (uint16_t)(t[0] << 8 | t[1]);
-			dp = (uint16_t)(t[2] << 8 | t[3]);
 			seq = (uint32_t)t[4] << 24 | (uint32_t)t[5] << 16 |
 			      (uint32_t)t[6] << 8 | t[7];
 			ack = (uint32_t)t[8] << 24 | (uint32_t)t[9] << 16 |
@@ -826,29 +916,6 @@ static void tcp_callback(struct tcp_stream *a, void **param)
 		}
 		return;
 	}
-}
-
-static void udp_callback(struct tuple4 *addr, char *data, int len,
-			 struct ip *iph)
-{
-	enum mm_dir dir;
-	struct mm_flow *f;
-
-	(void)iph;
-	mm.st.udp_datagrams++;
-	f = udp_flow_get(addr->saddr, addr->source, addr->daddr, addr->dest, &dir);
-	if (!f || !f->d || f->state == FLOW_EXCLUDED || len <= 0)
-		return;
-	if (f->state == FLOW_PROBING) {
-		if (f->d->probe((const uint8_t *)data, (size_t)len, dir) != MM_PROBE_YES) {
-			if (++f->probe_bytes >= 8) /* datagrams, here */
-				flow_exclude(f, NULL);
-			return;
-		}
-		f->state = FLOW_ACTIVE;
-	}
-	flow_parse(f, dir, (const uint8_t *)data, (size_t)len);
-	mm.st.pdus[f->d_index]++;
 }
 
 int reasm_init(char *err, size_t errlen)

@@ -72,6 +72,7 @@ struct mm_stats {
 	uint64_t tcp_gap_bytes;
 	uint64_t tcp_gaps_abandoned; /* holes too large: stream restarted */
 	uint64_t tcp_desync;      /* framing lost, resynchronised */
+	uint64_t tcp_other_packets; /* TCP on no dissector's port: not reassembled */
 	uint64_t udp_datagrams;
 	uint64_t udp_flows;
 	uint64_t udp_flows_evicted;

@@ -56,6 +56,7 @@ void mm_stats_json(struct mm_rec *r)
 	rec_uint(r, "gap_bytes", s->tcp_gap_bytes);
 	rec_uint(r, "gaps_abandoned", s->tcp_gaps_abandoned);
 	rec_uint(r, "resync", s->tcp_desync);
+	rec_uint(r, "other_packets", s->tcp_other_packets);
 	rec_obj_end(r);
 	rec_obj_begin(r, "udp");
 	rec_uint(r, "datagrams", s->udp_datagrams);
@@ -108,12 +109,13 @@ void mm_stats_print(FILE *f)
 		(unsigned long long)s->ip_csum_fixed,
 		(unsigned long long)s->ip_fragments,
 		s->capture_truncated ? ", capture file truncated" : "");
-	fprintf(f, "  TCP streams %llu with handshake, %llu picked up mid-stream; "
-		"gaps %llu (%llu bytes, %llu abandoned), resync %llu\n",
+	fprintf(f, "  TCP streams on dissector ports %llu with handshake, %llu picked up mid-stream; "
+		"gaps %llu (%llu bytes, %llu abandoned), resync %llu; other TCP packets %llu\n",
 		(unsigned long long)s->tcp_streams, (unsigned long long)s->tcp_midstream,
 		(unsigned long long)s->tcp_gaps, (unsigned long long)s->tcp_gap_bytes,
 		(unsigned long long)s->tcp_gaps_abandoned,
-		(unsigned long long)s->tcp_desync);
+		(unsigned long long)s->tcp_desync,
+		(unsigned long long)s->tcp_other_packets);
 	fprintf(f, "  UDP datagrams %llu, flows %llu (evicted %llu); flows excluded %llu; libnids warnings %llu\n",
 		(unsigned long long)s->udp_datagrams, (unsigned long long)s->udp_flows,
 		(unsigned long long)s->udp_flows_evicted,

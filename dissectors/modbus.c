@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/fmt.h"
 #include "dissector.h"
 
 /* ------------------------------------------------------------------ */
@@ -655,16 +656,16 @@ static void finish(struct pdu *p)
 
 /* "unit U " + the rest: the op's target */
 __attribute__((format(printf, 2, 3)))
+/* every request's target text: mm_fmt, because snprintf here cost more
+ * than parsing the PDU (common/fmt.h) */
 static void target(struct pdu *p, const char *fmt, ...)
 {
 	va_list ap;
-	int n = snprintf(p->op.target, sizeof(p->op.target), "unit %u ",
-			 p->unit);
+	size_t n = mm_fmt(p->op.target, sizeof(p->op.target), "unit %u ",
+			  p->unit);
 
-	if (n < 0 || (size_t)n >= sizeof(p->op.target))
-		return;
 	va_start(ap, fmt);
-	vsnprintf(p->op.target + n, sizeof(p->op.target) - (size_t)n, fmt, ap);
+	mm_vfmt(p->op.target + n, sizeof(p->op.target) - n, fmt, ap);
 	va_end(ap);
 }
 

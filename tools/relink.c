@@ -4,7 +4,8 @@
  * cooked v1/v2, raw IPv4, BSD loopback, or an unsupported link type.
  *
  *   relink MODE IN.pcap OUT.pcap      (MODE: vlan qinq sll sll2 raw null
- *                                      unsupported)
+ *                                      unsupported, or badipsum: Ethernet
+ *                                      with every IPv4 header checksum wrong)
  *   relink cut IN.pcap OUT.pcap BYTES (copy the file, cut after BYTES:
  *                                      a capture truncated mid-record)
  */
@@ -60,12 +61,13 @@ int main(int argc, char **argv)
 	if (argc == 5 && strcmp(argv[1], "cut") == 0)
 		return cut_file(argv[2], argv[3], atol(argv[4]));
 	if (argc != 4) {
-		fprintf(stderr, "usage: relink vlan|qinq|sll|sll2|raw|null|unsupported IN OUT\n"
+		fprintf(stderr, "usage: relink vlan|qinq|sll|sll2|raw|null|unsupported|badipsum IN OUT\n"
 				"       relink cut IN OUT BYTES\n");
 		return 2;
 	}
 	mode = argv[1];
-	if (!strcmp(mode, "vlan") || !strcmp(mode, "qinq"))
+	if (!strcmp(mode, "vlan") || !strcmp(mode, "qinq") ||
+	    !strcmp(mode, "badipsum"))
 		dlt = DLT_EN10MB;
 	else if (!strcmp(mode, "sll"))
 		dlt = DLT_LINUX_SLL;
@@ -105,7 +107,19 @@ int main(int argc, char **argv)
 			continue;
 		type = (uint16_t)(p[12] << 8 | p[13]);
 		body = h->caplen - 14;
-		if (!strcmp(mode, "vlan") || !strcmp(mode, "qinq")) {
+		if (!strcmp(mode, "badipsum")) {
+			memcpy(out, p, 14);
+			hl = 14;
+			memcpy(out + hl, p + 14, body);
+			/* what offloading NICs and rewriting tools leave behind */
+			if (type == 0x0800 && body >= 20) {
+				out[14 + 10] ^= 0x5a;
+				out[14 + 11] ^= 0xa5;
+			}
+			oh.caplen = (bpf_u_int32)(body + hl);
+			pcap_dump((u_char *)dump, &oh, out);
+			continue;
+		} else if (!strcmp(mode, "vlan") || !strcmp(mode, "qinq")) {
 			memcpy(out, p, 12);
 			hl = 12;
 			if (!strcmp(mode, "qinq")) {

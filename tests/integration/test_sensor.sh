@@ -85,7 +85,7 @@ python3 -c 'import json,sys
 for l in open(sys.argv[1]):
   r=json.loads(l); r.pop("flow_id")
   print(json.dumps(r, sort_keys=True))' "$T/demo/modbus.jsonl" >"$T/demo.norm"
-for m in vlan qinq sll sll2 raw null; do
+for m in vlan qinq sll sll2 raw null badipsum; do
 	"$RELINK" "$m" "$T/demo.pcap" "$T/demo-$m.pcap"
 	run "link-$m" "$T/demo-$m.pcap"
 	python3 -c 'import json,sys
@@ -104,6 +104,13 @@ if [ "$(cat "$T/link-unsupported.rc")" = 1 ] && grep -q "not supported" "$T/link
 	pass link_layer_unsupported_refused
 else
 	fail link_layer_unsupported_refused "status $(cat "$T/link-unsupported.rc"): $(head -c 200 "$T/link-unsupported.err")"
+fi
+
+# wrong IPv4 header checksums (libnids would drop those packets) are repaired
+if [ "$(stat link-badipsum ip_checksum_repaired)" -gt 3000 ] 2>/dev/null; then
+	pass ip_checksum_repaired_counted
+else
+	fail ip_checksum_repaired_counted "$(stat link-badipsum ip_checksum_repaired)"
 fi
 
 # ---- mid-stream pickup: the capture starts after the handshake ----
