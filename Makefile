@@ -8,7 +8,7 @@
 #   make asan     the same binaries with AddressSanitizer/UBSan in build/asan
 
 CC      ?= cc
-PKGS     = libpcap libzmq sqlite3 yaml-0.1 yajl jansson
+PKGS     = libpcap libzmq sqlite3 yaml-0.1 jansson
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -MMD -MP -pthread
 CPPFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -89,7 +89,7 @@ $(foreach t,$(TOOL_DIRS),$(eval $(call tool_dir_rule,$(t))))
 # fuzz targets: libFuzzer + ASan + UBSan, built from the sources directly
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) $(DISSECT_SRC) $(ZONES_SRC)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -o $@ $^ $(shell pkg-config --libs yajl yaml-0.1)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -o $@ $^ $(shell pkg-config --libs yaml-0.1)
 
 $(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(LIBD) $(LIBSTORE) $(LIBMM)
 	@mkdir -p $(dir $@)

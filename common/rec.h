@@ -1,12 +1,14 @@
 /*
  * rec.h - one JSON record (a transaction-log line, an alert), written as a
- * stream with libyajl's generator: no tree, no allocation per field, which
- * matters on the packet path.  Keys are plain C strings; string values are
- * sanitised (bytes that are not printable ASCII become \u00XX escapes of
- * their byte value), so a device that answers with garbage never yields an
- * invalid JSON line.
+ * stream into one buffer: no tree, no allocation per field, which matters
+ * on the packet path (rec.c says why this is not libyajl's generator).
+ * Keys are plain C strings.  rec_str takes valid UTF-8 (our own texts);
+ * rec_strn takes any bytes from the wire: valid UTF-8 passes, a byte that
+ * is not is written as the code point of the same value (U+0080..U+00FF),
+ * so a device that answers with garbage never yields an invalid JSON line.
+ * Control characters are escaped (RFC 8259 section 7).
  *
- * Inside an array, pass key = NULL.
+ * Inside an array, pass key = NULL.  An out-of-memory record becomes {}.
  */
 #ifndef MM_REC_H
 #define MM_REC_H

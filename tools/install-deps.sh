@@ -3,7 +3,7 @@
 # Runs as root on Debian 12 (apt-get); prints what it installs.
 set -e
 PKGS="build-essential pkg-config libpcap-dev libnids-dev libmodbus-dev
-libzmq3-dev libsqlite3-dev sqlite3 libyaml-dev libyajl-dev libjansson-dev
+libzmq3-dev libsqlite3-dev sqlite3 libyaml-dev libjansson-dev
 libcmocka-dev tshark tcpdump iproute2 ieee-data"
 missing=""
 for p in $PKGS; do

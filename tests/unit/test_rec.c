@@ -87,12 +87,67 @@ static void test_strings_sanitised(void **state)
 	rec_free(r);
 }
 
+/* random bytes, random nesting: every record parses, and strings decode
+ * to what rec_strn promises (valid UTF-8 kept, other bytes as U+0080..FF) */
+static void test_random_round_trip(void **state)
+{
+	struct mm_rec *r = rec_new();
+	unsigned seed = 12345;
+	(void)state;
+	for (int iter = 0; iter < 2000; iter++) {
+		uint8_t in[64];
+		size_t n = (size_t)(seed % sizeof(in));
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			in[i] = (uint8_t)(seed >> 16);
+		}
+		rec_begin(r);
+		rec_obj_begin(r, "a");
+		rec_arr_begin(r, "b");
+		rec_strn(r, NULL, in, n);
+		rec_int(r, NULL, (long long)seed - 1000000000LL);
+		rec_arr_end(r);
+		rec_strn(r, "s", in, n);
+		rec_obj_end(r);
+		if (iter % 2)
+			rec_arr_begin(r, "left_open"); /* finish closes it */
+		json_t *j = parse(r);
+		json_t *s = json_object_get(json_object_get(j, "a"), "s");
+		assert_non_null(s);
+		/* decode back: every code point below U+0100 that is not part of
+		 * a valid multi-byte sequence maps to one input byte */
+		const char *o = json_string_value(s);
+		size_t on = json_string_length(s), k = 0;
+		for (size_t i = 0; i < n;) {
+			if (in[i] < 0x80) {
+				assert_true(k < on);
+				assert_int_equal((uint8_t)o[k], in[i]);
+				i++; k++;
+			} else {
+				/* either the same valid sequence, or a 2-byte U+00XX */
+				assert_true(k < on);
+				if ((uint8_t)o[k] == in[i]) {
+					i++; k++;
+				} else {
+					assert_int_equal((uint8_t)o[k], 0xc0 | (in[i] >> 6));
+					assert_int_equal((uint8_t)o[k + 1], 0x80 | (in[i] & 0x3f));
+					i++; k += 2;
+				}
+			}
+		}
+		assert_int_equal(k, on);
+		json_decref(j);
+	}
+	rec_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_timestamps),
 		cmocka_unit_test(test_strings_sanitised),
+		cmocka_unit_test(test_random_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
