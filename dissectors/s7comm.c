@@ -2467,8 +2467,11 @@ static void s7p_pdu(struct pdu *p, struct rd r)
 	}
 	log_u(p, "data_length", dlen);
 	if (ver != S7P_V1 && ver != S7P_V2 && ver != S7P_V3 &&
-	    ver != S7P_SYSTEM_EVENT)
+	    ver != S7P_SYSTEM_EVENT) {
+		/* its layout is unknown: report, do not guess */
 		bad_hdr(p, "S7comm-plus version 0x%02x unknown", ver);
+		return;
+	}
 	if (S7P_HDR + (size_t)dlen > total) {
 		bad_len(p, "S7comm-plus data length %u, %zu bytes follow the "
 			"header", dlen, total - S7P_HDR);
@@ -2477,6 +2480,18 @@ static void s7p_pdu(struct pdu *p, struct rd r)
 	/* a trailer (0x72, version, 0000) closes a PDU; without one this is
 	 * a fragment continued in the next TPKT [S7P] */
 	bool trailer = total >= S7P_HDR + (size_t)dlen + S7P_TRAILER;
+	if (trailer) {
+		struct rd t = r;
+		rd_skip(&t, dlen);
+		uint8_t tid = rd_u8(&t), tver = rd_u8(&t);
+		if (tid != S7P_PROTO_ID || tver != ver)
+			bad_hdr(p, "S7comm-plus trailer %02x %02x after %u data "
+				"bytes, not 72 %02x", tid, tver, dlen, ver);
+		else if (total != S7P_HDR + (size_t)dlen + S7P_TRAILER)
+			bad_len(p, "S7comm-plus data length %u, %zu bytes "
+				"between header and trailer", dlen,
+				total - S7P_HDR - S7P_TRAILER);
+	}
 	bool continued = s && s->s7p_frag[d];
 	if (s)
 		s->s7p_frag[d] = !trailer;
