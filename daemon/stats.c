@@ -125,12 +125,13 @@ void mm_stats_print(FILE *f)
 	for (int i = 0; mm_dissectors[i]; i++)
 		fprintf(f, " %s %llu", mm_dissectors[i]->name,
 			(unsigned long long)s->pdus[i]);
-	fprintf(f, "\n  events %llu, alerts %llu sent, %llu acknowledged by the store, "
-		"%llu unacknowledged, %llu dropped (queue %llu)\n",
+	fprintf(f, "\n  events %llu, alerts %llu raised (%llu lost to a full queue)\n",
 		(unsigned long long)s->events, (unsigned long long)s->alerts,
-		(unsigned long long)ls.acked, (unsigned long long)ls.backlog,
-		(unsigned long long)ls.dropped,
 		(unsigned long long)s->alerts_queue_dropped);
+	fprintf(f, "  store link: %llu records (alerts, assets, hello, stats) queued, "
+		"%llu acknowledged by the store, %llu unacknowledged, %llu dropped\n",
+		(unsigned long long)ls.queued, (unsigned long long)ls.acked,
+		(unsigned long long)ls.backlog, (unsigned long long)ls.dropped);
 	if (s->log_records || s->log_errors)
 		fprintf(f, "  log records %llu, log write errors %llu\n",
 			(unsigned long long)s->log_records,
