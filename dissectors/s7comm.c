@@ -906,7 +906,23 @@ struct s7_ud_frag {
  * answers drain it to half).  Requests left out during a flood may still
  * be answered: `untracked` excuses that many stray answers (capped).
  */
+struct s7_conn {
+	bool have;
+	bool reported;                  /* logged with the first S7 record */
+	uint8_t cls;
+	uint8_t src_len, dst_len;
+	uint16_t tpdu_size;
+	uint8_t src_tsap[16], dst_tsap[16];
+};
+
+/*
+ * (struct s7_state)  COTP connect/disconnect PDUs get no record of their
+ * own while the flow may still turn out not to be S7 (ISO-MMS shares
+ * them): the connection's TSAPs and TPDU size are kept and logged with
+ * the first S7 record.
+ */
 struct s7_state {
+	struct s7_conn conn;
 	struct s7_frag frag[2];         /* per direction */
 	struct s7_ud_frag ud;           /* userdata answer being gathered */
 	struct s7_req req[S7_MAX_OUTSTANDING];
@@ -2626,6 +2642,26 @@ static void s7p_pdu(struct pdu *p, struct rd r)
 /* COTP and TPKT                                                       */
 /* ------------------------------------------------------------------ */
 
+/* the connection's COTP parameters, as CR and CC stated them */
+static void log_conn(struct pdu *p, const struct s7_conn *k)
+{
+	log_u(p, "cotp_class", k->cls);
+	if (k->tpdu_size)
+		log_u(p, "tpdu_size", k->tpdu_size);
+	if (k->src_len)
+		log_hex(p, "src_tsap", k->src_tsap, k->src_len);
+	if (k->dst_len) {
+		log_hex(p, "dst_tsap", k->dst_tsap, k->dst_len);
+		/* S7: connection type (1 PG, 2 OP, 3 S7 basic), then
+		 * rack * 32 + slot */
+		if (k->dst_len == 2) {
+			log_u(p, "connection_type", k->dst_tsap[0]);
+			log_u(p, "rack", k->dst_tsap[1] >> 5);
+			log_u(p, "slot", k->dst_tsap[1] & 31);
+		}
+	}
+}
+
 /* a COTP payload that is a whole S7comm or S7comm-plus PDU */
 static void cotp_payload(struct pdu *p, const uint8_t *b, size_t n)
 {
@@ -2634,6 +2670,10 @@ static void cotp_payload(struct pdu *p, const uint8_t *b, size_t n)
 
 	if (s && s->proto == 0)
 		s->proto = id; /* s7_parse excluded anything else */
+	if (s && s->conn.have && !s->conn.reported) {
+		s->conn.reported = true;
+		log_conn(p, &s->conn);
+	}
 	if (id == S7_PROTO_ID) {
 		s7_pdu(p, rd_make(b, n));
 	} else if (id == S7P_PROTO_ID) {
@@ -2724,8 +2764,12 @@ static bool cotp_dt(struct pdu *p, struct rd r, uint8_t li,
 	return !dropped;
 }
 
-/* CR/CC [X224] 13.3-13.4: references, class, and the TSAP parameters */
-static void cotp_connect(struct pdu *p, struct rd r, uint8_t type)
+/*
+ * CR/CC [X224] 13.3-13.4: references, class, and the TSAP and TPDU size
+ * parameters, kept in k.  The CC's TPDU size is the one both ends use.
+ */
+static void cotp_connect(struct pdu *p, struct rd r, uint8_t type,
+			 struct s7_conn *k)
 {
 	uint16_t dref = rd_be16(&r), sref = rd_be16(&r);
 	uint8_t cls = rd_u8(&r);
@@ -2735,9 +2779,10 @@ static void cotp_connect(struct pdu *p, struct rd r, uint8_t type)
 			type == COTP_CR ? "CR" : "CC");
 		return;
 	}
+	k->have = true;
+	k->cls = cls >> 4;
 	log_u(p, "cotp_dst_ref", dref);
 	log_u(p, "cotp_src_ref", sref);
-	log_u(p, "cotp_class", cls >> 4);
 	while (rd_left(&r) >= 2) {
 		uint8_t code = rd_u8(&r), len = rd_u8(&r);
 		struct rd v;
@@ -2749,17 +2794,13 @@ static void cotp_connect(struct pdu *p, struct rd r, uint8_t type)
 		if (code == COTP_P_TPDU_SIZE && len == 1) {
 			uint8_t e = rd_u8(&v);
 			if (e >= 7 && e <= 13)
-				log_u(p, "tpdu_size", 1u << e);
-		} else if (code == COTP_P_SRC_TSAP || code == COTP_P_DST_TSAP) {
-			log_hex(p, code == COTP_P_SRC_TSAP ? "src_tsap" :
-				"dst_tsap", rd_ptr(&v), len);
-			/* S7: connection type, then rack * 32 + slot */
-			if (code == COTP_P_DST_TSAP && len == 2) {
-				uint8_t t = rd_u8(&v), rs = rd_u8(&v);
-				log_u(p, "connection_type", t);
-				log_u(p, "rack", rs >> 5);
-				log_u(p, "slot", rs & 31);
-			}
+				k->tpdu_size = (uint16_t)(1u << e);
+		} else if (code == COTP_P_SRC_TSAP && len <= sizeof(k->src_tsap)) {
+			k->src_len = len;
+			rd_copy(&v, k->src_tsap, len);
+		} else if (code == COTP_P_DST_TSAP && len <= sizeof(k->dst_tsap)) {
+			k->dst_len = len;
+			rd_copy(&v, k->dst_tsap, len);
 		}
 	}
 }
@@ -2823,17 +2864,30 @@ static void s7_parse(struct mm_ctx *c, void *st, const uint8_t *buf, size_t n)
 		cotp_payload(&p, b, bn);
 		goto done;
 	}
-	p.rec = mm_txlog_begin(c);
-	log_s(&p, "cotp", name_or(cotp_type_names, kind, "unknown"));
-	switch (kind) {
-	case COTP_CR:
-	case COTP_CC:
-		if (li < COTP_CR_LI_MIN)
+	if (kind == COTP_CR || kind == COTP_CC) {
+		struct s7_conn local;
+		memset(&local, 0, sizeof(local));
+		if (li < COTP_CR_LI_MIN) {
 			bad_len(&p, "COTP %s length indicator %u, below 6",
 				kind == COTP_CR ? "CR" : "CC", li);
-		else
-			cotp_connect(&p, r, kind);
-		break;
+			return;
+		}
+		if (p.st) {
+			/* kept for the first S7 record (see s7_state) */
+			cotp_connect(&p, r, kind, &p.st->conn);
+			return;
+		}
+		p.rec = mm_txlog_begin(c);
+		log_s(&p, "cotp", kind == COTP_CR ? "CR" : "CC");
+		cotp_connect(&p, r, kind, &local);
+		log_conn(&p, &local);
+		goto done;
+	}
+	/* anything else before S7 was seen: no record either */
+	if (!(p.st && p.st->proto == 0))
+		p.rec = mm_txlog_begin(c);
+	log_s(&p, "cotp", name_or(cotp_type_names, kind, "unknown"));
+	switch (kind) {
 	case COTP_DR:
 	case COTP_DC: {
 		uint16_t dref = rd_be16(&r), sref = rd_be16(&r);
