@@ -666,7 +666,8 @@ static const char *name_or(const struct s7_name *t, unsigned code,
  * |-------------------------------------------|----------|----------------|
  * | read var                                  | read     |                |
  * | write var                                 | write    |                |
- * | setup communication, cpu services         | other    |                |
+ * | setup communication (session negotiation) | (no op)  |                |
+ * | cpu services                              | other    |                |
  * | request download, download block, ended   | program  | block_download |
  * | start upload, upload, end upload          | program  | block_upload   |
  * | PI _INSE (activate downloaded blocks)     | program  | block_insert   |
@@ -698,8 +699,12 @@ static const char *name_or(const struct s7_name *t, unsigned code,
  * | S7comm-plus create/delete object (not the | program  |                |
  * |   connection's own session), sequences    |          |                |
  * | S7comm-plus invoke                        | control  |                |
- * | S7comm-plus session setup/teardown, other | other    |                |
+ * | S7comm-plus session setup/teardown        | (no op)  |                |
+ * | S7comm-plus anything else                 | other    |                |
  *
+ * Session negotiation (Setup Communication, the S7comm-plus session's
+ * own CreateObject/DeleteObject) is logged but is no operation: every
+ * connection starts with it, and a read-only conduit must not flag it.
  * Set clock is `control`: it changes the device's own state (time stamps,
  * time-of-day interrupts), not process data.  Copy RAM to ROM makes the
  * running program the one the CPU restarts with: an operating-state
@@ -983,6 +988,7 @@ struct pdu {
 	struct s7_req info;        /* request: what its answer will need */
 	const struct s7_req *req;  /* answer: its request, when paired */
 	bool expect_answer;
+	bool no_op;                /* a request that is not an operation */
 };
 
 static void pdu_event(struct pdu *p, int id, const char *fmt, va_list ap)
@@ -1277,9 +1283,9 @@ static void fc_setup(struct pdu *p)
 	log_u(p, "max_amq_called", called);
 	log_u(p, "pdu_size", size);
 	if (p->rosctr == S7_JOB) {
-		classify(p, MM_OP_OTHER, S7_FC_SETUP_COMM,
-			 "setup_communication", -1);
-		target(p, "pdu size %u", size);
+		/* session negotiation, not an operation: no op (else every
+		 * SCADA connection would break a read-only conduit) */
+		p->no_op = true;
 		if (p->st)
 			p->st->pdu_size_proposed = size;
 	} else if (p->st && size > 0) {
@@ -2334,7 +2340,7 @@ static void s7_pdu(struct pdu *p, struct rd r)
 		if (p->st)
 			p->st->seen_request = true;
 		s7_function(p);
-		if (!p->emit) {
+		if (!p->emit && !p->no_op) {
 			classify(p, MM_OP_OTHER, 0, "job", -1);
 			target(p, "job without parameter");
 		}
@@ -2612,6 +2618,7 @@ static void s7p_pdu(struct pdu *p, struct rd r)
 		if (s && !s->s7p_session_created) {
 			s->s7p_session_created = true;
 			log_b(p, "session_setup", true);
+			return; /* session housekeeping: no op */
 		} else {
 			cls = MM_OP_PROGRAM;
 		}
@@ -2621,10 +2628,11 @@ static void s7p_pdu(struct pdu *p, struct rd r)
 		if (!body.err)
 			log_u(p, "object_id", obj);
 		/* deleting the connection's own session ends it */
-		if (!body.err && obj == session)
+		if (!body.err && obj == session) {
 			log_b(p, "session_teardown", true);
-		else
-			cls = MM_OP_PROGRAM;
+			return; /* session housekeeping: no op */
+		}
+		cls = MM_OP_PROGRAM;
 		break;
 	}
 	case S7P_FN_BEGIN_SEQUENCE:
@@ -2912,9 +2920,9 @@ done:
 	if (p.emit) {
 		log_s(&p, "op", mm_op_class_names[p.op.cls]);
 		mm_emit_op(c, &p.op);
-		if (p.expect_answer)
-			track_request(&p);
 	}
+	if (p.expect_answer)
+		track_request(&p);
 	if (p.rec)
 		mm_txlog_end(c, p.rec);
 }
