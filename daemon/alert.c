@@ -296,6 +296,52 @@ void alert_from_event(struct mm_flow *f, enum mm_dir dir,
 	send_alert(f, &e, &a);
 }
 
+/*
+ * An alert about one host rather than a flow: the host is both source and
+ * destination (EVE consumers expect both), there is no app_proto.
+ */
+void alert_asset(const struct mm_event_def *sig, int signature_id,
+		 uint32_t ip, const struct zone *z, const char *detail)
+{
+	struct mm_rec *r = mm.rec_alert;
+	char ts[40], ips[16];
+	const char *json;
+	size_t len;
+
+	inet_ntop(AF_INET, &ip, ips, sizeof(ips));
+	mm_format_ts(ts, sizeof(ts), mm.now.tv_sec, mm.now.tv_usec);
+	rec_begin(r);
+	rec_str(r, "timestamp", ts);
+	rec_str(r, "event_type", "alert");
+	rec_str(r, "src_ip", ips);
+	rec_str(r, "dest_ip", ips);
+	rec_str(r, "sensor", mm.cfg.sensor);
+	rec_uint(r, "frame", mm.frame);
+	rec_str(r, "src_zone", z ? z->id : NULL);
+	rec_str(r, "dest_zone", z ? z->id : NULL);
+	rec_obj_begin(r, "alert");
+	rec_str(r, "action", "allowed");
+	rec_int(r, "gid", 1);
+	rec_int(r, "signature_id", signature_id);
+	rec_int(r, "rev", 1);
+	rec_str(r, "signature", sig->name);
+	rec_str(r, "category", sig->category);
+	rec_int(r, "severity", sig->severity);
+	rec_str(r, "cause", sig->cause);
+	rec_obj_end(r);
+	rec_obj_begin(r, "asset");
+	rec_str(r, "ip", ips);
+	if (detail)
+		rec_str(r, "detail", detail);
+	rec_obj_end(r);
+	json = rec_finish(r, &len);
+	mm.st.alerts++;
+	if (mm.eve)
+		txlog_write_line(mm.eve, json, len);
+	if (mm.link && mm_link_send(mm.link, "alert", json, len) < 0)
+		mm.st.alerts_queue_dropped++;
+}
+
 /* ---------------- the services a dissector calls ---------------- */
 
 static struct mm_flow *ctx_flow(struct mm_ctx *c)

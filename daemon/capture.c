@@ -76,20 +76,36 @@ static const uint8_t *link_to_ipv4(const uint8_t *p, size_t caplen, size_t *len)
 	struct rd r = rd_make(p, caplen);
 	uint16_t type = 0;
 
+	mm.cur_has_src_mac = mm.cur_has_dst_mac = false;
 	switch (linktype) {
 	case DLT_EN10MB:
-		rd_skip(&r, 12); /* destination and source MAC */
+		/* destination and source MAC */
+		if (rd_copy(&r, mm.cur_dst_mac, 6) && rd_copy(&r, mm.cur_src_mac, 6))
+			mm.cur_has_src_mac = mm.cur_has_dst_mac = true;
 		type = skip_vlan_tags(&r, rd_be16(&r));
 		break;
 	case DLT_LINUX_SLL:
-		/* packet type, ARPHRD, address length, address (8) */
-		rd_skip(&r, 14);
+		/* packet type, ARPHRD, address length, source address (8) */
+		rd_skip(&r, 4);
+		if (rd_be16(&r) == 6 && rd_copy(&r, mm.cur_src_mac, 6)) {
+			mm.cur_has_src_mac = true;
+			rd_skip(&r, 2);
+		} else {
+			rd_skip(&r, 8);
+		}
 		type = skip_vlan_tags(&r, rd_be16(&r));
 		break;
 	case DLT_LINUX_SLL2:
-		/* protocol type first, then reserved, ifindex, ARPHRD, ... */
+		/* protocol type, reserved, ifindex, ARPHRD, packet type,
+		 * address length, source address (8) */
 		type = rd_be16(&r);
-		rd_skip(&r, 18);
+		rd_skip(&r, 9);
+		if (rd_u8(&r) == 6 && rd_copy(&r, mm.cur_src_mac, 6)) {
+			mm.cur_has_src_mac = true;
+			rd_skip(&r, 2);
+		} else {
+			rd_skip(&r, 8);
+		}
 		type = skip_vlan_tags(&r, type);
 		break;
 	case DLT_RAW:

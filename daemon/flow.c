@@ -62,6 +62,19 @@ struct mm_flow *flow_new(uint8_t transport, uint32_t cli_ip, uint16_t cli_port,
 		f->cli_zone = zone_lookup(mm.zones, cli_ip, &f->cli_host);
 		f->srv_zone = zone_lookup(mm.zones, srv_ip, &f->srv_host);
 	}
+	/* the frame that created the flow tells which MAC each end uses */
+	if (mm.cur_has_src_mac) {
+		if (mm.cur_src_ip == cli_ip)
+			hosts_observe_mac(cli_ip, f->cli_zone, mm.cur_src_mac);
+		else if (mm.cur_src_ip == srv_ip)
+			hosts_observe_mac(srv_ip, f->srv_zone, mm.cur_src_mac);
+	}
+	if (mm.cur_has_dst_mac) {
+		if (mm.cur_dst_ip == srv_ip)
+			hosts_observe_mac(srv_ip, f->srv_zone, mm.cur_dst_mac);
+		else if (mm.cur_dst_ip == cli_ip)
+			hosts_observe_mac(cli_ip, f->cli_zone, mm.cur_dst_mac);
+	}
 	f->d_index = -1;
 	f->ctx.ops = &mm_sensor_ctx_ops;
 	f->ctx.host = f;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../store/store.h"
+#include "oui.h"
 #include "sensor.h"
 
 #define FACTS_MAX 16
@@ -27,6 +28,8 @@ struct fact {
 struct host {
 	uint32_t ip;
 	bool unknown_reported;
+	bool has_mac;
+	uint8_t mac[6];
 	uint8_t n_facts;
 	struct fact *facts; /* allocated on the first fact */
 	struct host *next;
@@ -107,6 +110,16 @@ static void send_asset(const struct host *h, const struct zone *z)
 	rec_str(r, "sensor", mm.cfg.sensor);
 	rec_str(r, "ip", ip);
 	rec_str(r, "zone", z ? z->id : NULL);
+	if (h->has_mac) {
+		char mac[18];
+		const char *vendor = oui_vendor(mm.oui, h->mac);
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
+			 h->mac[0], h->mac[1], h->mac[2], h->mac[3], h->mac[4],
+			 h->mac[5]);
+		rec_str(r, "mac", mac);
+		if (vendor)
+			rec_str(r, "mac_vendor", vendor);
+	}
 	rec_obj_begin(r, "facts");
 	for (int i = 0; i < h->n_facts; i++)
 		rec_strn(r, h->facts[i].key, h->facts[i].value, h->facts[i].len);
@@ -147,8 +160,112 @@ void hosts_fact(uint32_t ip, const struct zone *z, const char *key,
 	send_asset(h, z);
 }
 
+/* ---------------- MAC addresses ----------------
+ *
+ * On a routed network every remote host arrives with its gateway's MAC:
+ * a MAC seen with more than GATEWAY_IPS addresses is a router (or a
+ * proxy), and binds no address.  The table of MACs is bounded like the
+ * host table.
+ */
+#define GATEWAY_IPS 2
+#define MACS_MAX 65536
+
+struct mac_entry {
+	uint8_t mac[6];
+	uint32_t first_ip; /* the first address seen with it */
+	uint32_t n_ips;    /* distinct addresses seen (2 = "more than one") */
+	struct mac_entry *next;
+};
+
+static struct mac_entry *mac_table[4096];
+static int n_macs;
+
+static struct mac_entry *mac_get(const uint8_t m[6], uint32_t ip)
+{
+	size_t b = (size_t)(m[3] ^ (m[4] << 4) ^ (m[5] << 8) ^ m[2]) % 4096;
+	struct mac_entry *e;
+
+	for (e = mac_table[b]; e; e = e->next)
+		if (memcmp(e->mac, m, 6) == 0)
+			break;
+	if (!e) {
+		if (n_macs >= MACS_MAX)
+			return NULL;
+		e = calloc(1, sizeof(*e));
+		if (!e)
+			return NULL;
+		memcpy(e->mac, m, 6);
+		e->first_ip = ip;
+		e->next = mac_table[b];
+		mac_table[b] = e;
+		n_macs++;
+	}
+	if (e->n_ips == 0)
+		e->n_ips = 1;
+	else if (e->first_ip != ip && e->n_ips <= GATEWAY_IPS)
+		e->n_ips++; /* an approximation past two: enough to tell */
+	return e;
+}
+
+static bool is_gateway(const struct mac_entry *e)
+{
+	return e && e->n_ips > GATEWAY_IPS;
+}
+
+static const struct mm_event_def mac_changed = {
+	"asset.mac_changed", 2, "Potential Corporate Privacy Violation",
+	"an address now answers from another MAC: ARP spoofing (a man in the "
+	"middle), or a device was swapped"
+};
+
+void hosts_observe_mac(uint32_t ip, const struct zone *z, const uint8_t mac[6])
+{
+	struct mac_entry *me;
+	struct host *h;
+	char detail[96];
+
+	/* group and broadcast MACs name no device */
+	if (mac[0] & 1)
+		return;
+	me = mac_get(mac, ip);
+	h = host_get(ip);
+	if (!h)
+		return;
+	if (!h->has_mac) {
+		memcpy(h->mac, mac, 6);
+		h->has_mac = true;
+		if (!is_gateway(me))
+			send_asset(h, z);
+		return;
+	}
+	if (memcmp(h->mac, mac, 6) == 0)
+		return;
+	/* a gateway's MAC for a remote address is no binding to defend */
+	if (is_gateway(me) || is_gateway(mac_get(h->mac, ip))) {
+		memcpy(h->mac, mac, 6);
+		return;
+	}
+	mm.st.mac_changes++;
+	snprintf(detail, sizeof(detail),
+		 "%02x:%02x:%02x:%02x:%02x:%02x -> %02x:%02x:%02x:%02x:%02x:%02x",
+		 h->mac[0], h->mac[1], h->mac[2], h->mac[3], h->mac[4], h->mac[5],
+		 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	memcpy(h->mac, mac, 6);
+	alert_asset(&mac_changed, 2300002, ip, z, detail);
+	send_asset(h, z);
+}
+
 void hosts_free(void)
 {
+	for (size_t b = 0; b < 4096; b++) {
+		struct mac_entry *e = mac_table[b], *next;
+		for (; e; e = next) {
+			next = e->next;
+			free(e);
+		}
+		mac_table[b] = NULL;
+	}
+	n_macs = 0;
 	for (size_t b = 0; table && b < table_size; b++) {
 		struct host *h = table[b], *next;
 		for (; h; h = next) {

@@ -15,6 +15,7 @@
 #include <zmq.h>
 
 #include "../store/store.h"
+#include "oui.h"
 #include "sensor.h"
 
 struct mm_sensor mm;
@@ -238,6 +239,8 @@ static int setup(char *err, size_t errlen)
 	mm.zones = zone_model_load(mm.cfg.zones_path, err, errlen);
 	if (!mm.zones)
 		return -1;
+	/* MAC vendors for the asset records; without ieee-data, none */
+	mm.oui = oui_load(OUI_DEFAULT_DIR);
 	mm.rec_log = rec_new();
 	mm.rec_alert = rec_new();
 	mm.rec_misc = rec_new();
@@ -296,6 +299,7 @@ static void teardown(void)
 		zmq_ctx_term(mm.zctx);
 	txlog_close();
 	hosts_free();
+	oui_free(mm.oui);
 	tcp_table_free();
 	zone_model_free(mm.zones);
 	rec_free(mm.rec_log);

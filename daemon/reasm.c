@@ -557,6 +557,8 @@ void reasm_packet(const uint8_t *ip, size_t len)
 		mm.st.truncated++;
 		return;
 	}
+	memcpy(&mm.cur_src_ip, ip + 12, 4);
+	memcpy(&mm.cur_dst_ip, ip + 16, 4);
 	if (mm_now() - last_sweep >= 1.0) {
 		last_sweep = mm_now();
 		if (hole_list)

@@ -86,6 +86,7 @@ struct mm_stats {
 	uint64_t log_records;
 	uint64_t log_errors;
 	uint64_t hosts_table_full;
+	uint64_t mac_changes;
 };
 
 /* one JSON object with every counter and the link's figures */
@@ -110,6 +111,11 @@ struct mm_sensor {
 	FILE *logs[MM_MAX_DISSECTORS]; /* transaction logs, opened lazily */
 	FILE *eve;                  /* log_dir/eve.json, or NULL */
 	int n_dissectors;
+	/* the link-layer and IP addresses of the frame being processed */
+	uint8_t cur_src_mac[6], cur_dst_mac[6];
+	bool cur_has_src_mac, cur_has_dst_mac;
+	uint32_t cur_src_ip, cur_dst_ip;  /* network byte order */
+	struct oui_table *oui;      /* MAC vendors, or NULL */
 };
 
 extern struct mm_sensor mm;
@@ -248,6 +254,9 @@ void alert_from_op(struct mm_flow *f, enum mm_dir dir, const struct mm_op *op);
 void alert_from_event(struct mm_flow *f, enum mm_dir dir,
 		      const struct mm_event_def *ev, const char *detail);
 extern const struct mm_ctx_ops mm_sensor_ctx_ops;
+/* an alert about a host, not a flow (asset.mac_changed ...) */
+void alert_asset(const struct mm_event_def *sig, int signature_id,
+		 uint32_t ip, const struct zone *z, const char *detail);
 
 /* ---------------- transaction logs (txlog.c) ---------------- */
 
@@ -264,6 +273,8 @@ int hosts_init(int max);
 bool hosts_first_unknown(uint32_t ip);
 void hosts_fact(uint32_t ip, const struct zone *z, const char *key,
 		const uint8_t *v, size_t n);
+/* a frame showed ip with this MAC (from flow_new: once per flow end) */
+void hosts_observe_mac(uint32_t ip, const struct zone *z, const uint8_t mac[6]);
 void hosts_free(void);
 
 /* ---------------- capture (capture.c) ---------------- */

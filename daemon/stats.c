@@ -90,6 +90,7 @@ void mm_stats_json(struct mm_rec *r)
 	rec_uint(r, "log_records", s->log_records);
 	rec_uint(r, "log_errors", s->log_errors);
 	rec_uint(r, "hosts_table_full", s->hosts_table_full);
+	rec_uint(r, "mac_changes", s->mac_changes);
 }
 
 void mm_stats_print(FILE *f)

@@ -5,7 +5,9 @@
  *
  *   relink MODE IN.pcap OUT.pcap      (MODE: vlan qinq sll sll2 raw null
  *                                      unsupported, or badipsum: Ethernet
- *                                      with every IPv4 header checksum wrong)
+ *                                      with every IPv4 header checksum wrong,
+ *                                      or spoof: from the middle frame on,
+ *                                      10.10.1.10 uses another MAC)
  *   relink cut IN.pcap OUT.pcap BYTES (copy the file, cut after BYTES:
  *                                      a capture truncated mid-record)
  */
@@ -61,13 +63,13 @@ int main(int argc, char **argv)
 	if (argc == 5 && strcmp(argv[1], "cut") == 0)
 		return cut_file(argv[2], argv[3], atol(argv[4]));
 	if (argc != 4) {
-		fprintf(stderr, "usage: relink vlan|qinq|sll|sll2|raw|null|unsupported|badipsum IN OUT\n"
+		fprintf(stderr, "usage: relink vlan|qinq|sll|sll2|raw|null|unsupported|badipsum|spoof IN OUT\n"
 				"       relink cut IN OUT BYTES\n");
 		return 2;
 	}
 	mode = argv[1];
 	if (!strcmp(mode, "vlan") || !strcmp(mode, "qinq") ||
-	    !strcmp(mode, "badipsum"))
+	    !strcmp(mode, "badipsum") || !strcmp(mode, "spoof"))
 		dlt = DLT_EN10MB;
 	else if (!strcmp(mode, "sll"))
 		dlt = DLT_LINUX_SLL;
@@ -98,6 +100,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "relink: %s\n", pcap_geterr(dead));
 		return 1;
 	}
+	/* spoof: count the frames first, to know where the middle is */
+	long frames = 0, frame = 0;
+	if (!strcmp(mode, "spoof")) {
+		pcap_t *c = pcap_open_offline(argv[2], ebuf);
+		while (c && pcap_next_ex(c, &h, &p) == 1)
+			frames++;
+		if (c)
+			pcap_close(c);
+	}
 	while ((rc = pcap_next_ex(in, &h, &p)) == 1) {
 		struct pcap_pkthdr oh = *h;
 		size_t hl = 0, body;
@@ -107,6 +118,20 @@ int main(int argc, char **argv)
 			continue;
 		type = (uint16_t)(p[12] << 8 | p[13]);
 		body = h->caplen - 14;
+		frame++;
+		if (!strcmp(mode, "spoof")) {
+			static const uint8_t plc[4] = { 10, 10, 1, 10 };
+			static const uint8_t evil[6] = { 0x02, 0x66, 0x66, 0x66, 0x66, 0x66 };
+			memcpy(out, p, h->caplen);
+			if (frame > frames / 2 && type == 0x0800 && body >= 20) {
+				if (memcmp(p + 14 + 12, plc, 4) == 0)
+					memcpy(out + 6, evil, 6);
+				if (memcmp(p + 14 + 16, plc, 4) == 0)
+					memcpy(out, evil, 6);
+			}
+			pcap_dump((u_char *)dump, &oh, out);
+			continue;
+		}
 		if (!strcmp(mode, "badipsum")) {
 			memcpy(out, p, 14);
 			hl = 14;

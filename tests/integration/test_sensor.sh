@@ -113,6 +113,18 @@ else
 	fail ip_checksum_repaired_counted "$(stat link-badipsum ip_checksum_repaired)"
 fi
 
+# ---- assets: MACs and their vendors; an address that changes MAC ----
+if [ "$(sqlite3 "$T/demo.db" "SELECT json_extract(facts,'$.mac_vendor') FROM assets WHERE ip='10.10.1.10'")" = "TELEMECANIQUE ELECTRIQUE" ] ||
+	[ ! -f /usr/share/ieee-data/oui.txt ]; then
+	pass asset_mac_vendor
+else
+	fail asset_mac_vendor "$(sqlite3 "$T/demo.db" "SELECT facts FROM assets WHERE ip='10.10.1.10'")"
+fi
+expect_eq demo_no_mac_change "$(grep -c asset.mac_changed "$T/demo/eve.json")" 0
+"$RELINK" spoof "$T/demo.pcap" "$T/demo-spoof.pcap"
+run spoof "$T/demo-spoof.pcap"
+expect_eq asset_mac_changed_once "$(sqlite3 "$T/spoof.db" "SELECT src_ip || ' ' || count(*) FROM alerts WHERE signature='asset.mac_changed' GROUP BY src_ip")" "10.10.1.10 1"
+
 # ---- mid-stream pickup: the capture starts after the handshake ----
 run mid "$T/mid.pcap"
 want=$(sed -n 's/.* \([0-9]*\) modbus ADUs.*/\1/p' "$T/mid.gen")
