@@ -668,7 +668,10 @@ static const char *name_or(const struct s7_name *t, unsigned code,
  * | write var                                 | write    |                |
  * | setup communication (session negotiation) | (no op)  |                |
  * | cpu services                              | other    |                |
- * | request download, download block, ended   | program  | block_download |
+ * | request download                          | program  | block_download |
+ * | download block, download ended (jobs the  | (no op)  |                |
+ * |   PLC sends to pull the block; sent by the| program  |                |
+ * |   client instead: program)                |          |                |
  * | start upload, upload, end upload          | program  | block_upload   |
  * | PI _INSE (activate downloaded blocks)     | program  | block_insert   |
  * | PI _DELE (delete blocks)                  | program  | block_delete   |
@@ -1668,6 +1671,19 @@ static void fc_block(struct pdu *p, uint8_t fc)
 		event = S7_EV_BLOCK_DOWNLOAD;
 	else if (fc == S7_FC_START_UPLOAD)
 		event = S7_EV_BLOCK_UPLOAD;
+	if ((fc == S7_FC_DOWNLOAD_BLOCK || fc == S7_FC_DOWNLOAD_ENDED) &&
+	    p->dir == MM_DIR_TO_CLIENT) {
+		/*
+		 * In a download the PLC pulls the block: after the station's
+		 * request download (the operation, already reported), the
+		 * PLC sends these jobs and the station answers with the
+		 * block.  Judged as the PLC's own request they would read as
+		 * PLC -> station traffic: logged and paired, no op.
+		 */
+		p->no_op = true;
+		log_b(p, "pulled_by_plc", true);
+		return;
+	}
 	classify(p, MM_OP_PROGRAM, fc, fc_name(fc), event);
 	target(p, "%s", blk);
 }

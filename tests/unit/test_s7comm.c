@@ -302,13 +302,15 @@ static const struct fx fixtures[] = {
 	{ "reqdl_req", REQ, S7, J, 0x0300, 0,
 	  "1A 00 0100 00000000 09 '_0A00010P' 0D '1' '000118' '000046'", "" },
 	{ "reqdl_rsp", RSP, S7, AD, 0x0300, 0, "1A", "" },
-	{ "dlblock_req", REQ, S7, J, 0x0301, 0,
+	/* the PLC pulls the block: it sends these jobs, the station answers
+	 * (s7comm_downloading_block_db1.pcap frames 46-57) */
+	{ "dlblock_req", RSP, S7, J, 0x0301, 0,
 	  "1B 00 0100 00000000 09 '_0A00010P'", "" },
-	{ "dlblock_rsp", RSP, S7, AD, 0x0301, 0, "1B 00",
+	{ "dlblock_rsp", REQ, S7, AD, 0x0301, 0, "1B 00",
 	  "0004 00FB 70700101" },
-	{ "dlend_req", REQ, S7, J, 0x0302, 0,
+	{ "dlend_req", RSP, S7, J, 0x0302, 0,
 	  "1C 00 0000 00000000 09 '_0A00010P'", "" },
-	{ "dlend_rsp", RSP, S7, AD, 0x0302, 0, "1C", "" },
+	{ "dlend_rsp", REQ, S7, AD, 0x0302, 0, "1C", "" },
 	/* upload of SDB0 (from active memory), upload id 7 */
 	{ "startul_req", REQ, S7, J, 0x0400, 0,
 	  "1D 00 0000 00000000 09 '_0B00000A'", "" },
@@ -1061,15 +1063,25 @@ static void test_block_download(void **state)
 	json_decref(j);
 	send_fx(rc, "reqdl_rsp");
 	rc_clear(rc);
+	/* the PLC's download block job: logged and paired, no op */
 	send_fx(rc, "dlblock_req");
-	assert_op(rc, MM_OP_PROGRAM, 0x1B, "download_block", "DB10", NULL);
+	assert_int_equal(rc->n_ops, 0);
+	j = last_json(rc);
+	assert_true(jb(j, "pulled_by_plc"));
+	assert_int_equal(ju(j, "block_number"), 10);
+	json_decref(j);
 	send_fx(rc, "dlblock_rsp");
 	j = last_json(rc);
 	assert_int_equal(ju(j, "data_length"), 4);
+	assert_int_equal(ju(j, "request_fc"), 0x1B);
 	json_decref(j);
-	rc_clear(rc);
 	send_fx(rc, "dlend_req");
-	assert_op(rc, MM_OP_PROGRAM, 0x1C, "download_ended", "DB10", NULL);
+	assert_int_equal(rc->n_ops, 0);
+	/* sent by the client instead, a download block is a program op */
+	uint8_t b[128];
+	size_t n = fx_build(fx("dlblock_req"), b, sizeof(b));
+	parse_bytes(rc, REQ, b, n);
+	assert_op(rc, MM_OP_PROGRAM, 0x1B, "download_block", "DB10", NULL);
 	send_fx(rc, "dlend_rsp");
 	assert_int_equal(rc->n_events, 0);
 	rc_free(rc);
