@@ -13,8 +13,11 @@ occurrence is empty).  Integers are compared as numbers (tshark prints some
 in hex).  With --require FIELD (repeatable), only records of ours that have that
 field take part (e.g. rosctr: a COTP connect or an S7comm-plus record,
 which tshark 4.0 does not show as s7comm, has none); without it every
-record does, as before.  Known differences are rows of the exceptions file:
-  file <TAB> frame (or *) <TAB> ours|tshark|both <TAB> reason
+record does, as before.  A tshark side may name alternatives, --key service=a|b: per occurrence the
+first of them that is not empty (BACnet has one service field for confirmed
+and another for unconfirmed services, our log one `service`).  Known
+differences are rows of the exceptions file:
+  file <TAB> frame, first-last range, or * <TAB> ours|tshark|both <TAB> reason
 Prints one line, PASS or FAIL, for tests/run.sh.
 """
 import argparse, collections, json, os, subprocess, sys
@@ -42,6 +45,8 @@ def main():
     ap.add_argument("--require", action="append", default=[])
     o = ap.parse_args()
     keys = [k.split("=", 1) for k in o.key]
+    # each key's tshark fields: one, or alternatives separated by |
+    alts = [theirs.split("|") for _, theirs in keys]
     tag = "tshark_%s %s" % (o.proto, o.name)
     base = os.path.join(o.work, o.name.replace("/", "_"))
     r = subprocess.run([o.sensor, "-q", "-r", o.pcap, "--zones", o.zones,
@@ -60,11 +65,19 @@ def main():
             ours[tuple(norm(rec.get(k)) for k, _ in keys)] += 1
     t = subprocess.run(["tshark", "-r", o.pcap, "-Y", o.filter, "-T", "fields",
                         "-E", "occurrence=a", "-E", "aggregator=,"] +
-                       sum((["-e", f] for _, f in keys), []),
+                       sum((["-e", f] for a in alts for f in a), []),
                        capture_output=True, text=True)
     theirs = collections.Counter()
     for line in t.stdout.splitlines():
-        cols = [c.split(",") if c else [] for c in line.split("\t")]
+        raw = [c.split(",") if c else [] for c in line.split("\t")]
+        raw += [[]] * (sum(len(a) for a in alts) - len(raw))
+        cols, at = [], 0
+        for a in alts:  # first non-empty alternative, per occurrence
+            group = raw[at:at + len(a)]
+            at += len(a)
+            m = max([len(g) for g in group] + [0])
+            cols.append([next((g[i] for g in group if i < len(g) and g[i]), "")
+                         for i in range(m)])
         frame = cols[0][0] if cols and cols[0] else ""
         n = max([len(c) for c in cols[1:]] + [0])
         for i in range(n):
@@ -81,12 +94,21 @@ def main():
         print("PASS: %s: %d records ours, %d tshark (whole file excepted: %s)"
               % (tag, sum(ours.values()), sum(theirs.values()), exc["*"][1][:90]))
         return
+    def lookup(frame):  # a row for this frame, or a range holding it
+        if frame in exc:
+            return frame, exc[frame]
+        for key, e in exc.items():
+            lo, _, hi = key.partition("-")
+            if hi and lo.isdigit() and hi.isdigit() and frame.isdigit() and \
+                    int(lo) <= int(frame) <= int(hi):
+                return key, e
+        return frame, None
     bad, used = [], set()
     for side, diff in (("ours", ours - theirs), ("tshark", theirs - ours)):
         for k in sorted(diff):
-            e = exc.get(k[0])
+            row, e = lookup(k[0])
             if e and e[0] in (side, "both"):
-                used.add(k[0])
+                used.add(row)
                 continue
             bad.append("%s only: %s" % (side, " ".join("%s=%s" % (n, v) for (n, _), v in zip(keys, k))))
     stale = [fr for fr in exc if fr not in used]
