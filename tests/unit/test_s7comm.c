@@ -691,6 +691,43 @@ static void test_pdu_len(void **state)
 	assert_int_equal(D->max_pdu, 8204);
 }
 
+/* several TPKTs back to back (one TCP segment) frame one by one, and a
+ * TPKT split anywhere says "more" until its 4 header bytes are there */
+static void test_pdu_len_stream(void **state)
+{
+	(void)state;
+	uint8_t stream[2048];
+	size_t n = 0, lens[8];
+	const char *names[] = { "cr", "setup_req", "read2_req", "szl1c_rsp",
+				"plus_stop", "stop_req" };
+	for (size_t i = 0; i < 6; i++) {
+		lens[i] = fx_build(fx(names[i]), stream + n, sizeof(stream) - n);
+		n += lens[i];
+	}
+	size_t off = 0, k = 0;
+	while (off < n) {
+		long l = D->pdu_len(stream + off, n - off);
+		assert_true(l > 0);
+		assert_int_equal((size_t)l, lens[k]);
+		for (size_t cut = 0; cut < 4; cut++)
+			assert_int_equal(D->pdu_len(stream + off, cut), 0);
+		assert_int_equal(D->probe(stream + off, n - off, REQ),
+				 MM_PROBE_YES);
+		off += (size_t)l;
+		k++;
+	}
+	assert_int_equal(k, 6);
+	/* parsed in order on one flow: every PDU logged once */
+	struct rc *rc = rc_new(true);
+	off = 0;
+	for (k = 0; k < 6; k++) {
+		parse_bytes(rc, REQ, stream + off, lens[k]);
+		off += lens[k];
+	}
+	assert_int_equal(rc->ends, 5); /* the CR is kept, not logged */
+	rc_free(rc);
+}
+
 static void test_probe(void **state)
 {
 	(void)state;
@@ -1956,6 +1993,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pdu_len),
+		cmocka_unit_test(test_pdu_len_stream),
 		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_cotp_connect),
 		cmocka_unit_test(test_cotp_fragments),
