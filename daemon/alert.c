@@ -126,13 +126,21 @@ struct alert_args {
 	const struct mm_op *op;     /* NULL for protocol events */
 	const char *detail;
 	const char *unknown_ip;     /* zone.unknown_host: which address */
+	const char *service;        /* flow-level: "tcp/445" */
 };
 
+static const char *transport_name(uint8_t t)
+{
+	return t == IPPROTO_TCP ? "TCP" : t == IPPROTO_UDP ? "UDP"
+					   : t == IPPROTO_ICMP ? "ICMP" : "IP";
+}
+
+/* f may be NULL for a flow-level alert: then e->transport says which */
 static void send_alert(struct mm_flow *f, const struct mm_ends *e,
 			const struct alert_args *a)
 {
 	struct mm_rec *r = mm.rec_alert;
-	const char *app = f->d ? f->d->name : NULL;
+	const char *app = f && f->d ? f->d->name : NULL;
 	char ts[40];
 	const char *json;
 	size_t len;
@@ -140,13 +148,16 @@ static void send_alert(struct mm_flow *f, const struct mm_ends *e,
 	mm_format_ts(ts, sizeof(ts), mm.now.tv_sec, mm.now.tv_usec);
 	rec_begin(r);
 	rec_str(r, "timestamp", ts);
-	rec_uint(r, "flow_id", f->id);
+	if (f)
+		rec_uint(r, "flow_id", f->id);
 	rec_str(r, "event_type", "alert");
 	rec_str(r, "src_ip", e->src_str);
-	rec_int(r, "src_port", e->src_port);
+	if (e->transport != IPPROTO_ICMP)
+		rec_int(r, "src_port", e->src_port);
 	rec_str(r, "dest_ip", e->dest_str);
-	rec_int(r, "dest_port", e->dest_port);
-	rec_str(r, "proto", f->transport == IPPROTO_TCP ? "TCP" : "UDP");
+	if (e->transport != IPPROTO_ICMP)
+		rec_int(r, "dest_port", e->dest_port);
+	rec_str(r, "proto", transport_name(f ? f->transport : e->transport));
 	if (app)
 		rec_str(r, "app_proto", app);
 	rec_str(r, "sensor", mm.cfg.sensor);
@@ -179,6 +190,8 @@ static void send_alert(struct mm_flow *f, const struct mm_ends *e,
 		rec_str(r, "event", a->op->event->name);
 		rec_str(r, "event_cause", a->op->event->cause);
 	}
+	if (a->service)
+		rec_str(r, "service", a->service);
 	if (a->unknown_ip) {
 		rec_arr_begin(r, "unknown_host");
 		rec_str(r, NULL, a->unknown_ip);
@@ -294,6 +307,28 @@ void alert_from_event(struct mm_flow *f, enum mm_dir dir,
 	a.signature_id = 2200000 + (f->d_index < 0 ? 0 : f->d_index) * 1000 + (int)idx;
 	flow_ends(f, dir, &e);
 	send_alert(f, &e, &a);
+}
+
+/*
+ * A flow that no conduit allows, whatever its protocol (a generic service
+ * such as SMB or RDP: no operations to judge, the flow itself is the
+ * fact).  verdict is POLICY_NO_CONDUIT or POLICY_OP_NOT_ALLOWED.
+ */
+void alert_service(const struct mm_ends *e, const char *service,
+		   enum policy_verdict verdict)
+{
+	static const struct mm_op generic = { .cls = MM_OP_OTHER };
+	enum pol_sig sig = verdict == POLICY_NO_CONDUIT ? SIG_NO_CONDUIT
+							 : SIG_OP_NOT_ALLOWED;
+	struct alert_args a = {
+		.sig = &policy_sigs[sig],
+		.signature_id = 2100001 + (int)sig,
+		.service = service,
+	};
+
+	/* a flow is no request: judged as an operation of class other */
+	a.severity = policy_severity(sig, generic.cls, e->dest_zone, false);
+	send_alert(NULL, e, &a);
 }
 
 /*

@@ -133,6 +133,7 @@ void flow_ends(const struct mm_flow *f, enum mm_dir dir, struct mm_ends *e)
 {
 	bool to_srv = dir == MM_DIR_TO_SERVER;
 
+	e->transport = f->transport;
 	e->src_ip = to_srv ? f->cli_ip : f->srv_ip;
 	e->dest_ip = to_srv ? f->srv_ip : f->cli_ip;
 	e->src_str = to_srv ? f->cli_str : f->srv_str;

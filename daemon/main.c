@@ -247,7 +247,8 @@ static int setup(char *err, size_t errlen)
 	if (!mm.rec_log || !mm.rec_alert || !mm.rec_misc ||
 	    hosts_init(mm.cfg.hosts_max) < 0 ||
 	    udp_table_init(mm.cfg.udp_flows_max) < 0 ||
-	    tcp_table_init(mm.cfg.max_streams) < 0) {
+	    tcp_table_init(mm.cfg.max_streams) < 0 ||
+	    conduit_init(mm.cfg.hosts_max) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -300,6 +301,7 @@ static void teardown(void)
 	txlog_close();
 	hosts_free();
 	oui_free(mm.oui);
+	conduit_free();
 	tcp_table_free();
 	zone_model_free(mm.zones);
 	rec_free(mm.rec_log);

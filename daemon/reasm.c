@@ -520,13 +520,14 @@ static bool udp_direct(const uint8_t *ip, size_t len, size_t ihl, size_t iplen)
 		return false;
 	sp = (uint16_t)(u[0] << 8 | u[1]);
 	dp = (uint16_t)(u[2] << 8 | u[3]);
+	memcpy(&sa, ip + 12, 4);
+	memcpy(&da, ip + 16, 4);
 	if (flow_dissector_for_port(IPPROTO_UDP, dp) < 0 &&
 	    flow_dissector_for_port(IPPROTO_UDP, sp) < 0) {
 		mm.st.udp_datagrams++;
-		return true; /* no dissector: nothing to do */
+		conduit_packet(IPPROTO_UDP, sa, sp, da, dp, 0);
+		return true; /* no dissector: only the conduits */
 	}
-	memcpy(&sa, ip + 12, 4);
-	memcpy(&da, ip + 16, 4);
 	udp_datagram(sa, sp, da, dp, u + 8, ulen - 8);
 	return true;
 }
@@ -591,6 +592,13 @@ void reasm_packet(const uint8_t *ip, size_t len)
 
 	if (ip[9] == IPPROTO_UDP && !frag && udp_direct(ip, len, ihl, iplen))
 		return;
+	if (ip[9] == IPPROTO_ICMP && !frag && len > ihl) {
+		uint32_t sa, da;
+		memcpy(&sa, ip + 12, 4);
+		memcpy(&da, ip + 16, 4);
+		/* the ICMP type stands in for the port */
+		conduit_packet(IPPROTO_ICMP, sa, ip[ihl], da, 0, 0);
+	}
 	if (ip[9] == IPPROTO_TCP && !frag && len >= ihl + 20 && iplen >= ihl + 20) {
 		t = ip + ihl;
 		sp = (uint16_t)(t[0] << 8 | t[1]);
@@ -603,6 +611,9 @@ void reasm_packet(const uint8_t *ip, size_t len)
 		if (flow_dissector_for_port(IPPROTO_TCP, dp) < 0 &&
 		    flow_dissector_for_port(IPPROTO_TCP, sp) < 0) {
 			mm.st.tcp_other_packets++;
+			memcpy(&sa, ip + 12, 4);
+			memcpy(&da, ip + 16, 4);
+			conduit_packet(IPPROTO_TCP, sa, sp, da, dp, t[13]);
 			return;
 		}
 		thl = (size_t)(t[12] >> 4) * 4;

@@ -87,6 +87,8 @@ struct mm_stats {
 	uint64_t log_errors;
 	uint64_t hosts_table_full;
 	uint64_t mac_changes;
+	uint64_t service_flows;     /* flows of generic services judged */
+	uint64_t service_table_full;
 };
 
 /* one JSON object with every counter and the link's figures */
@@ -199,6 +201,7 @@ struct mm_flow {
 /* the two ends of one PDU as alerts and logs name them: the sender is
  * the source (or the relayed origin, see mm_set_origin) */
 struct mm_ends {
+	uint8_t transport;            /* IPPROTO_TCP, _UDP, _ICMP */
 	uint32_t src_ip, dest_ip;
 	const char *src_str, *dest_str;
 	uint16_t src_port, dest_port;
@@ -254,6 +257,15 @@ void alert_from_op(struct mm_flow *f, enum mm_dir dir, const struct mm_op *op);
 void alert_from_event(struct mm_flow *f, enum mm_dir dir,
 		      const struct mm_event_def *ev, const char *detail);
 extern const struct mm_ctx_ops mm_sensor_ctx_ops;
+/* a flow no conduit allows, for a service with no dissector */
+void alert_service(const struct mm_ends *e, const char *service,
+		   enum policy_verdict verdict);
+/* flow-level conduit checks for traffic no dissector takes (conduit.c) */
+void conduit_packet(uint8_t proto, uint32_t sa, uint16_t sp, uint32_t da,
+		    uint16_t dp, uint8_t tcp_flags);
+int conduit_init(int max);
+void conduit_free(void);
+void conduit_reset(void);
 /* an alert about a host, not a flow (asset.mac_changed ...) */
 void alert_asset(const struct mm_event_def *sig, int signature_id,
 		 uint32_t ip, const struct zone *z, const char *detail);

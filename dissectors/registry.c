@@ -7,9 +7,13 @@
 #include "dissector.h"
 
 extern const struct mm_dissector mm_modbus_dissector;
+extern const struct mm_dissector mm_s7comm_dissector;
+extern const struct mm_dissector mm_bacnet_dissector;
 
 const struct mm_dissector *const mm_dissectors[] = {
 	&mm_modbus_dissector,
+	&mm_s7comm_dissector,
+	&mm_bacnet_dissector,
 	NULL,
 };
 

@@ -665,7 +665,31 @@ struct rule {
 	uint8_t ops;
 };
 
-/* one `allow` entry: { protocol: modbus, ops: [read, discover] } */
+/* tcp/PORT or udp/PORT with a port 1..65535 written plainly, or icmp */
+static bool service_ok(const char *p)
+{
+	const char *n;
+	unsigned long port = 0;
+
+	if (strcmp(p, "icmp") == 0)
+		return true;
+	if (strncmp(p, "tcp/", 4) != 0 && strncmp(p, "udp/", 4) != 0)
+		return false;
+	n = p + 4;
+	if (*n < '1' || *n > '9')
+		return false;
+	for (; *n; n++) {
+		if (*n < '0' || *n > '9')
+			return false;
+		port = port * 10 + (unsigned long)(*n - '0');
+		if (port > 65535)
+			return false;
+	}
+	return true;
+}
+
+/* one `allow` entry: { protocol: modbus, ops: [read, discover] },
+ * or a service: { protocol: tcp/3389 } */
 static bool load_allow(struct ld *ld, const yaml_node_t *a, struct rule *r)
 {
 	struct field f[] = { { "protocol", NULL, NULL }, { "ops", NULL, NULL } };
@@ -681,20 +705,35 @@ static bool load_allow(struct ld *ld, const yaml_node_t *a, struct rule *r)
 		return false;
 	if (!f[0].val)
 		return fail(ld, a, "allow entry without protocol (a dissector "
-				   "name such as modbus, or any)");
-	if (!f[1].val)
-		return fail(ld, a, "allow entry without ops (read, write, "
-				   "program, control, discover, other, or any)");
+				   "name such as modbus, a service such as "
+				   "tcp/3389, or any)");
 	proto = scalar(ld, f[0].val, "protocol");
 	if (!proto)
 		return false;
+	/*
+	 * A generic service (tcp/445, udp/53, icmp) has no operation
+	 * classes: ops may be left out and then means all of them.  An
+	 * industrial protocol needs its ops said.
+	 */
+	if (service_ok(proto) && !f[1].val) {
+		r->proto = zm_proto_intern(ld->zm, proto);
+		if (r->proto < 0)
+			return fail(ld, f[0].val, "too many protocols (at most "
+					"%d) or out of memory", ZM_MAX_PROTOS);
+		r->ops = ZM_OPS_ALL;
+		return true;
+	}
+	if (!f[1].val)
+		return fail(ld, a, "allow entry without ops (read, write, "
+				   "program, control, discover, other, or any)");
 	if (strcmp(proto, "any") == 0) {
 		r->proto = -1;
 	} else {
-		if (!ident_ok(proto))
+		if (!ident_ok(proto) && !service_ok(proto))
 			return fail(ld, f[0].val, "protocol must be a dissector "
 					"name in lower case (modbus, s7comm, "
-					"bacnet...) or any, not '%s'",
+					"bacnet...), a service (tcp/PORT, "
+					"udp/PORT, icmp) or any, not '%s'",
 				    show(proto).s);
 		r->proto = zm_proto_intern(ld->zm, proto);
 		if (r->proto < 0)

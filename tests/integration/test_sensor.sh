@@ -125,6 +125,27 @@ expect_eq demo_no_mac_change "$(grep -c asset.mac_changed "$T/demo/eve.json")" 0
 run spoof "$T/demo-spoof.pcap"
 expect_eq asset_mac_changed_once "$(sqlite3 "$T/spoof.db" "SELECT src_ip || ' ' || count(*) FROM alerts WHERE signature='asset.mac_changed' GROUP BY src_ip")" "10.10.1.10 1"
 
+# ---- flow-level conduits: SMB, RDP and ping from enterprise IT ----
+"$GEN" lateral "$T/lateral.pcap" 2>/dev/null
+run lateral "$T/lateral.pcap"
+sqlite3 "$T/lateral.db" "SELECT signature, src_ip, dest_ip, ifnull(dest_port,'-'), proto, src_zone, dest_zone, severity, count FROM alerts ORDER BY 1,2,3,4" >"$T/lateral.alerts"
+cat >"$T/lateral.want" <<'W'
+zone.no_conduit|10.1.5.23|10.10.1.10|445|TCP|joho|seigyo_line1|2|2
+zone.no_conduit|10.1.5.23|10.10.1.10|-|ICMP|joho|seigyo_line1|2|1
+zone.no_conduit|10.1.5.23|10.4.0.10|3389|TCP|joho|hozen|2|1
+zone.op_not_allowed|10.99.0.5|10.4.0.10|3389|TCP|remote|hozen|3|1
+W
+# SMB twice (two connections, one row), RDP and a ping sweep (three
+# echoes inside a minute: one alert) from joho, where no conduit leads;
+# RDP from remote, whose conduit allows only reads of industrial
+# protocols; nothing for the engineering station's SMB (hozen allows any)
+# or the DNS query inside joho.  Severities: class other, +0 into high.
+if diff "$T/lateral.want" "$T/lateral.alerts" >"$T/lateral.diff"; then
+	pass service_conduits_exact
+else
+	fail service_conduits_exact "$(tr '\n' ' ' <"$T/lateral.diff")"
+fi
+
 # ---- mid-stream pickup: the capture starts after the handshake ----
 run mid "$T/mid.pcap"
 want=$(sed -n 's/.* \([0-9]*\) modbus ADUs.*/\1/p' "$T/mid.gen")

@@ -551,6 +551,53 @@ static void test_any_and_merge(void **state)
 	zone_model_free(zm);
 }
 
+static void test_services(void **state)
+{
+	/* generic services in conduits (flow-level policy): ops optional */
+	struct zone_model *zm = parse(
+		"zones:\n"
+		"  - { id: it, strength: minimum, networks: 10.1.0.0/16 }\n"
+		"  - { id: ews, strength: high, networks: 10.4.0.0/24 }\n"
+		"  - { id: plc, strength: high, networks: 10.10.1.0/24 }\n"
+		"conduits:\n"
+		"  - from: it\n"
+		"    to: ews\n"
+		"    allow:\n"
+		"      - { protocol: tcp/3389 }\n"
+		"      - { protocol: udp/53, ops: [other] }\n"
+		"      - { protocol: icmp }\n"
+		"  - from: ews\n"
+		"    to: plc\n"
+		"    allow:\n"
+		"      - { protocol: modbus, ops: [any] }\n");
+
+	(void)state;
+	expect_policy(zm, "it", "ews", "tcp/3389", MM_OP_OTHER, POLICY_ALLOWED);
+	expect_policy(zm, "it", "ews", "udp/53", MM_OP_OTHER, POLICY_ALLOWED);
+	expect_policy(zm, "it", "ews", "icmp", MM_OP_OTHER, POLICY_ALLOWED);
+	/* SMB is not in the it -> ews conduit; nothing at all it -> plc */
+	expect_policy(zm, "it", "ews", "tcp/445", MM_OP_OTHER,
+		      POLICY_OP_NOT_ALLOWED);
+	expect_policy(zm, "it", "plc", "tcp/445", MM_OP_OTHER,
+		      POLICY_NO_CONDUIT);
+	/* an ICS conduit allows no generic service */
+	expect_policy(zm, "ews", "plc", "tcp/3389", MM_OP_OTHER,
+		      POLICY_OP_NOT_ALLOWED);
+	zone_model_free(zm);
+	expect_err("zones:\n  - { id: a, strength: high, networks: 10.0.0.0/8 }\n"
+		   "  - { id: b, strength: high, networks: 11.0.0.0/8 }\n"
+		   "conduits:\n  - { from: a, to: b, allow: [ { protocol: tcp/70000 } ] }\n",
+		   5, "ops");
+	expect_err("zones:\n  - { id: a, strength: high, networks: 10.0.0.0/8 }\n"
+		   "  - { id: b, strength: high, networks: 11.0.0.0/8 }\n"
+		   "conduits:\n  - { from: a, to: b, allow: [ { protocol: tcp/0, ops: any } ] }\n",
+		   5, "tcp/PORT");
+	expect_err("zones:\n  - { id: a, strength: high, networks: 10.0.0.0/8 }\n"
+		   "  - { id: b, strength: high, networks: 11.0.0.0/8 }\n"
+		   "conduits:\n  - { from: a, to: b, allow: [ { protocol: modbus } ] }\n",
+		   5, "without ops");
+}
+
 static void test_aliases(void **state)
 {
 	/* anchors and aliases are YAML's own: one allow list for two pairs */
@@ -1421,6 +1468,7 @@ int main(void)
 		cmocka_unit_test(test_zone_of_other_model),
 		cmocka_unit_test(test_describe),
 		cmocka_unit_test(test_intra_zone_policy),
+		cmocka_unit_test(test_services),
 		cmocka_unit_test(test_any_and_merge),
 		cmocka_unit_test(test_aliases),
 		cmocka_unit_test(test_lpm_overlap),

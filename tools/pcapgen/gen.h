@@ -68,7 +68,7 @@ struct gen_scenario {
 };
 
 extern const struct gen_scenario gen_modbus_scenarios[], gen_bench_scenarios[],
-	gen_s7_scenarios[], gen_bacnet_scenarios[];
+	gen_s7_scenarios[], gen_bacnet_scenarios[], gen_generic_scenarios[];
 
 /* value of option `name` among a scenario's argc/argv pairs (the last one
  * given wins), `def` when absent; dies when it is not a number */

@@ -45,7 +45,7 @@
 
 static const struct gen_scenario *const tables[] = {
 	gen_modbus_scenarios, gen_bench_scenarios, gen_s7_scenarios,
-	gen_bacnet_scenarios,
+	gen_bacnet_scenarios, gen_generic_scenarios,
 };
 #define NTABLES (sizeof tables / sizeof tables[0])
 
