@@ -68,6 +68,16 @@ struct mm_op {
 	 * classes it is raised as an alert of its own.
 	 */
 	const struct mm_event_def *event;
+	/*
+	 * Optional structured target, for baselines and behaviour detectors
+	 * (scans, sweeps, floods): set has_ref when filled.  unit: the device
+	 * addressed through this peer (Modbus unit id, S7 DB number, BACnet
+	 * device instance); space: the protocol's own address-space code
+	 * (Modbus table = function's table, S7 area, BACnet object type);
+	 * [addr, addr + count): the range touched (count 0: unknown).
+	 */
+	bool has_ref;
+	uint32_t unit, space, addr, count;
 };
 
 /*
