@@ -3008,11 +3008,30 @@ static void apdu_error(struct msg *m, struct rd *r)
 	   error_code_name((unsigned)code) : "?",
 	   (unsigned long long)cls, (unsigned long long)code);
 	if (nested) {
-		if (ctx_close(m, r, 0, "error type"))
-			svc_generic(m, r); /* first failed element etc. */
+		struct rd ref;
+		if (!ctx_close(m, r, 0, "error type"))
+			return;
+		/* WritePropertyMultiple-Error: [1] the first failed write
+		 * attempt, a BACnetObjectPropertyReference */
+		if (m->service == SVC_WRITE_PROPERTY_MULTIPLE &&
+		    ctx_constructed(m, r, 1, true, &ref, "first failed write")) {
+			struct objid o;
+			uint64_t prop, idx = 0;
+			if (ctx_objid(m, &ref, 0, false, &o, "object identifier") &&
+			    ctx_uint(m, &ref, 1, false, &prop, "property identifier")) {
+				bool hi = ctx_uint(m, &ref, 2, true, &idx,
+						   "property array index");
+				m->obj = o;
+				m->has_obj = true;
+				item_prop(m, NULL, prop, hi, idx);
+				params_end(m, &ref);
+			}
+		}
+		svc_generic(m, r); /* first failed element number etc. */
 	} else {
 		params_end(m, r);
 	}
+	log_params(m);
 }
 
 static void apdu_reject_abort(struct msg *m, struct rd *r, bool abort)
