@@ -13,10 +13,12 @@
  * never crashes the sensor.
  */
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "oui.h"
 
@@ -26,6 +28,8 @@ struct oui_entry {
 };
 
 struct oui_table {
+	char *dir;              /* read at the first lookup, not at start */
+	bool loaded;
 	struct oui_entry *e[3]; /* [0] 24-bit, [1] 28-bit, [2] 36-bit */
 	size_t n[3], cap[3];
 	char *names;
@@ -139,7 +143,10 @@ static int load_file(struct oui_table *t, const char *path, int k)
 	if (!fp)
 		return -1;
 	while (fgets(line, sizeof(line), fp)) {
-		if (strstr(line, "(hex)")) {
+		/* most lines are postal addresses: a dash at [2] and [5] first,
+		 * before looking for the tags */
+		bool dashed = line[0] && line[1] && line[2] == '-' && line[5] == '-';
+		if (dashed && strstr(line, "(hex)")) {
 			const char *org;
 			oui = parse_dashed(line);
 			if (oui < 0 || k != 0)
@@ -147,7 +154,8 @@ static int load_file(struct oui_table *t, const char *path, int k)
 			org = org_after(line, "(hex)");
 			if (org && add(t, 0, (uint64_t)oui, org) == 0)
 				added++;
-		} else if (k != 0 && oui >= 0 && strstr(line, "(base 16)")) {
+		} else if (k != 0 && oui >= 0 && !dashed && line[0] != '\t' &&
+			   strstr(line, "(base 16)")) {
 			int digits = k == 1 ? 1 : 3;
 			long long blk = parse_hex(line, digits);
 			const char *org = org_after(line, "(base 16)");
@@ -167,47 +175,68 @@ static int cmp_entry(const void *a, const void *b)
 	return x->prefix < y->prefix ? -1 : x->prefix > y->prefix;
 }
 
-struct oui_table *oui_load(const char *dir)
+/* read every registry; false when none gave an entry */
+static bool load_all(struct oui_table *t)
 {
-	struct oui_table *t = calloc(1, sizeof(*t));
 	char path[4096];
 	int total = 0, n;
+	static const char *const files[] = { "oui.txt", "mam.txt", "oui36.txt", "iab.txt" };
+	static const int kinds[] = { 0, 1, 2, 2 };
 
-	if (!t)
-		return NULL;
-	snprintf(path, sizeof(path), "%s/oui.txt", dir);
-	if ((n = load_file(t, path, 0)) > 0)
-		total += n;
-	snprintf(path, sizeof(path), "%s/mam.txt", dir);
-	if ((n = load_file(t, path, 1)) > 0)
-		total += n;
-	snprintf(path, sizeof(path), "%s/oui36.txt", dir);
-	if ((n = load_file(t, path, 2)) > 0)
-		total += n;
-	snprintf(path, sizeof(path), "%s/iab.txt", dir);
-	if ((n = load_file(t, path, 2)) > 0)
-		total += n;
-	if (total == 0) {
-		oui_free(t);
-		return NULL;
+	t->loaded = true;
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s", t->dir, files[i]);
+		if ((n = load_file(t, path, kinds[i])) > 0)
+			total += n;
 	}
 	for (int k = 0; k < 3; k++)
 		if (t->n[k])
 			qsort(t->e[k], t->n[k], sizeof(*t->e[k]), cmp_entry);
+	return total > 0;
+}
+
+/*
+ * The registries are read at the first lookup, not here: reading and
+ * sorting 46,000 entries costs about 50 ms, and a sensor that never sees
+ * a MAC (raw IP captures) should not pay it.
+ */
+struct oui_table *oui_load(const char *dir)
+{
+	struct oui_table *t;
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/oui.txt", dir);
+	if (access(path, R_OK) != 0) {
+		snprintf(path, sizeof(path), "%s/mam.txt", dir);
+		if (access(path, R_OK) != 0)
+			return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->dir = strdup(dir);
+	if (!t->dir) {
+		free(t);
+		return NULL;
+	}
 	return t;
 }
 
-size_t oui_count(const struct oui_table *t)
+size_t oui_count(struct oui_table *t)
 {
+	if (t && !t->loaded)
+		load_all(t);
 	return t ? t->n[0] + t->n[1] + t->n[2] : 0;
 }
 
-const char *oui_vendor(const struct oui_table *t, const uint8_t mac[6])
+const char *oui_vendor(struct oui_table *t, const uint8_t mac[6])
 {
 	uint64_t m = 0;
 
 	if (!t)
 		return NULL;
+	if (!t->loaded)
+		load_all(t);
 	for (int i = 0; i < 6; i++)
 		m = m << 8 | mac[i];
 	/* the longest registered prefix wins: MA-S, then MA-M, then MA-L */
@@ -234,5 +263,6 @@ void oui_free(struct oui_table *t)
 	for (int k = 0; k < 3; k++)
 		free(t->e[k]);
 	free(t->names);
+	free(t->dir);
 	free(t);
 }

@@ -12,12 +12,13 @@
 
 struct oui_table;
 
-/* read dir/oui.txt, mam.txt, oui36.txt, iab.txt; NULL when none loads */
+/* the registries in dir (oui.txt, mam.txt, oui36.txt, iab.txt), read at
+ * the first lookup; NULL when dir has none */
 struct oui_table *oui_load(const char *dir);
 void oui_free(struct oui_table *t);
 /* entries loaded, all registries together */
-size_t oui_count(const struct oui_table *t);
+size_t oui_count(struct oui_table *t);
 /* the registered organisation for mac (longest prefix), or NULL */
-const char *oui_vendor(const struct oui_table *t, const uint8_t mac[6]);
+const char *oui_vendor(struct oui_table *t, const uint8_t mac[6]);
 
 #endif

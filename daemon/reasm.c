@@ -446,7 +446,7 @@ static void watch_holes(struct tcp_stream *a, bool from_client, uint32_t seq,
  * that what was queued behind it (a request) is dissected before what
  * this packet carries (its response).
  */
-static void watch_acks(struct tcp_stream *a, bool from_client, uint32_t ack)
+static bool watch_acks(struct tcp_stream *a, bool from_client, uint32_t ack)
 {
 	struct mm_flow *f = a->user;
 	/* the half that receives at this packet's sender */
@@ -456,14 +456,16 @@ static void watch_acks(struct tcp_stream *a, bool from_client, uint32_t ack)
 	uint32_t exp;
 
 	if (!f)
-		return;
+		return false;
 	/* bytes sent by the other end: by the TCP server when from_client */
 	dir = !from_client != f->swapped ? MM_DIR_TO_SERVER : MM_DIR_TO_CLIENT;
 	if (!f->half[dir].hole)
-		return;
+		return false;
 	exp = snd->first_data_seq + (uint32_t)rcv->count + (uint32_t)rcv->urg_count;
-	if (seq_after(ack, exp))
-		hole_fill(f, dir);
+	if (!seq_after(ack, exp))
+		return false;
+	hole_fill(f, dir);
+	return true;
 }
 
 /* ---------------- UDP ---------------- */
@@ -644,9 +646,9 @@ void reasm_packet(const uint8_t *ip, size_t len)
 			}
 			if (a && a->nids_state == NIDS_DATA && (flags & TH_ACK) &&
 			    !(flags & (TH_SYN | TH_RST))) {
-				watch_acks(a, from_client, ack);
 				/* filling may have ended the stream */
-				if (!tcp_flow_find(sa, sp, da, dp, &from_client))
+				if (watch_acks(a, from_client, ack) &&
+				    !tcp_flow_find(sa, sp, da, dp, &from_client))
 					a = NULL;
 			}
 			if (!(flags & (TH_SYN | TH_RST)) && datalen > 0) {
