@@ -1748,6 +1748,8 @@ static void test_tag_reader(void **state)
 	/* extended length 254: two more octets (0x0100 = 256) */
 	s = repeat("AA ", 256);
 	t = malloc(strlen(s) + 64);
+	if (!t)
+		abort();
 	sprintf(t, "65 FE 01 00 %s", s);
 	expect_tag_ok(rc, t);
 	/* extended length 255: four more octets (0x00000100) */
@@ -1764,6 +1766,7 @@ static void test_tag_reader(void **state)
 	s = repeat("0E ", 31);
 	t = repeat("0F ", 31);
 	char *v = malloc(strlen(s) + strlen(t) + 1);
+	assert_non_null(v);
 	sprintf(v, "%s%s", s, t);
 	expect_tag_ok(rc, v);
 	free(v);
@@ -1773,6 +1776,7 @@ static void test_tag_reader(void **state)
 	s = repeat("0E ", 32);
 	t = repeat("0F ", 32);
 	v = malloc(strlen(s) + strlen(t) + 1);
+	assert_non_null(v);
 	sprintf(v, "%s%s", s, t);
 	expect_tag_bad(rc, v, "nested too deep");
 	free(v);
