@@ -6,9 +6,11 @@
 #   make test     install missing packages (tshark too), build, run all tests
 #   make bench    throughput ratios against a bare libpcap loop and libnids
 #   make asan     the same binaries with AddressSanitizer/UBSan in build/asan
+#   make test SANITIZE=1   the whole suite with ASan/UBSan binaries (build/san)
+#   make install  PREFIX=/usr/local, DESTDIR: programs, /etc/mimamori, units
 
 CC      ?= cc
-PKGS     = libpcap libzmq sqlite3 yaml-0.1 jansson
+PKGS     = libpcap libzmq sqlite3 yaml-0.1 jansson libseccomp
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -MMD -MP -pthread
 CPPFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -16,6 +18,18 @@ LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnids -lpthread
 
 B ?= build
 BIN ?= bin
+
+# make test SANITIZE=1: everything built with ASan and UBSan into its own
+# folders, and the whole suite run with those binaries (a sanitizer report
+# fails the run: see tests/run.sh)
+ifeq ($(SANITIZE),1)
+SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+B := build/san
+BIN := build/san/bin
+CFLAGS += -O1 $(SAN_FLAGS) -DMM_SANITIZED
+LDFLAGS += $(SAN_FLAGS)
+endif
 
 COMMON_SRC  = $(wildcard common/*.c)
 DISSECT_SRC = $(wildcard dissectors/*.c)
@@ -43,7 +57,7 @@ UNIT  = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 PEERS = $(patsubst tests/peers/%.c,$(B)/tests/%,$(wildcard tests/peers/*.c))
 BENCH = $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all deps demo test check bench asan clean tools tests-build fuzz fuzz-run
+.PHONY: all deps demo test check bench asan clean tools tests-build fuzz fuzz-run install
 
 all: $(PROGS) $(TOOLS)
 
@@ -91,6 +105,15 @@ $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) $(DISSECT_SRC) $(ZONES_SRC)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -o $@ $^ $(shell pkg-config --libs yaml-0.1)
 
+# the whole sensor path (link layers, libnids, pickup, gaps, dissectors,
+# zones, alerts, logs into /dev/null): the daemon's code but main.c, the
+# store's code for the link it links against
+FUZZ_PIPELINE_SRC = $(filter-out daemon/privdrop.c,$(DAEMON_SRC)) $(STORE_SRC) \
+	$(COMMON_SRC) $(DISSECT_SRC) $(ZONES_SRC)
+$(B)/fuzz/fuzz_pipeline: tests/fuzz/fuzz_pipeline.c $(FUZZ_PIPELINE_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(CPPFLAGS) -o $@ $^ $(LDLIBS)
+
 $(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(LIBD) $(LIBSTORE) $(LIBMM)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
@@ -126,7 +149,7 @@ demo: deps
 
 test check: deps
 	@$(MAKE) --no-print-directory -s tests-build
-	@sh tests/run.sh
+	@B=$(B) BIN=$(BIN) MM_SANITIZE=$(SANITIZE) sh tests/run.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH)
@@ -136,6 +159,45 @@ asan:
 	@$(MAKE) --no-print-directory B=build/asan BIN=build/asan/bin \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" all tests-build
+
+# make install [PREFIX=/usr/local] [DESTDIR=staging]: the programs in
+# PREFIX/bin, etc/zones.yaml and etc/mimamori.yaml in /etc/mimamori (a file
+# already there is kept: the plant's own zones), the systemd units in
+# UNITDIR, and (installing for real, as root) the user mimamori
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc/mimamori
+UNITDIR ?= /etc/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+DOCDIR ?= $(PREFIX)/share/doc/mimamori
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR) \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	@for f in zones.yaml mimamori.yaml; do \
+		if [ -e $(DESTDIR)$(SYSCONFDIR)/$$f ]; then \
+			echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/$$f (the shipped one is etc/$$f)"; \
+		else \
+			install -m 0644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/$$f; \
+		fi; \
+	done
+	@for u in etc/systemd/*.service; do \
+		sed 's|/usr/local/bin/|$(PREFIX)/bin/|g; s|/usr/local/share/doc/mimamori|$(DOCDIR)|g' \
+			$$u >$(DESTDIR)$(UNITDIR)/$$(basename $$u) && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
+	done
+	install -m 0644 etc/sysusers-mimamori.conf $(DESTDIR)$(SYSUSERSDIR)/mimamori.conf
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ! getent passwd mimamori >/dev/null; then \
+		if command -v systemd-sysusers >/dev/null; then \
+			systemd-sysusers $(SYSUSERSDIR)/mimamori.conf; \
+		else \
+			useradd --system --home-dir /var/lib/mimamori \
+				--shell /usr/sbin/nologin mimamori; \
+		fi; \
+		echo "install: created the system user mimamori"; \
+	fi
+	@if [ -z "$(DESTDIR)" ] && command -v systemctl >/dev/null && \
+		[ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 clean:
 	rm -rf $(B) $(BIN)

@@ -18,6 +18,7 @@
 
 volatile int mm_stop_requested;
 volatile int mm_stats_requested;
+volatile int mm_reload_requested;
 
 #define ETHERTYPE_IPV4 0x0800
 #define ETHERTYPE_VLAN 0x8100 /* IEEE 802.1Q */
@@ -34,6 +35,7 @@ volatile int mm_stats_requested;
 
 static int linktype;
 static pcap_t *volatile live_handle; /* for pcap_breakloop from signals */
+static pcap_t *cap; /* opened by capture_open(), before the privilege drop */
 
 /* the link types we decode; anything else is refused at start */
 static bool linktype_supported(int dlt)
@@ -155,6 +157,8 @@ static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
 		mm_stats_requested = 1;
+	else if (sig == SIGHUP)
+		mm_reload_requested = 1;
 	else
 		mm_stop_requested = 1;
 	/*
@@ -177,6 +181,7 @@ static void install_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -256,12 +261,11 @@ static void dispatch_cb(u_char *user, const struct pcap_pkthdr *h,
 	handle_frame(h, bytes);
 }
 
-int capture_run(char *err, size_t errlen)
+int capture_open(char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	bool live = mm.cfg.iface != NULL;
 	pcap_t *p;
-	int rc = 0;
 
 	if (live)
 		p = open_live(err, errlen);
@@ -289,7 +293,21 @@ int capture_run(char *err, size_t errlen)
 		pcap_close(p);
 		return -1;
 	}
+	/* signals from here on: SIGTERM before the loop still stops it */
 	install_signals();
+	cap = p;
+	return 0;
+}
+
+int capture_run(char *err, size_t errlen)
+{
+	bool live = mm.cfg.iface != NULL;
+	pcap_t *p;
+	int rc = 0;
+
+	if (!cap && capture_open(err, errlen) < 0)
+		return -1;
+	p = cap;
 
 	if (!live) {
 		struct pcap_pkthdr *h;
@@ -297,6 +315,10 @@ int capture_run(char *err, size_t errlen)
 
 		while (!mm_stop_requested) {
 			int n = pcap_next_ex(p, &h, &bytes);
+			if (mm_reload_requested) {
+				mm_reload_requested = 0;
+				reload_zones();
+			}
 			if (n == 1) {
 				handle_frame(h, bytes);
 				continue;
@@ -332,10 +354,15 @@ int capture_run(char *err, size_t errlen)
 				read_kernel_stats(p);
 				mm_stats_print(stderr);
 			}
+			if (mm_reload_requested) {
+				mm_reload_requested = 0;
+				reload_zones();
+			}
 		}
 		read_kernel_stats(p);
 		live_handle = NULL;
 	}
 	pcap_close(p);
+	cap = NULL;
 	return rc;
 }

@@ -418,3 +418,17 @@ struct mm_flow *tcp_flow_find(uint32_t sa, uint16_t sp, uint32_t da,
 	}
 	return NULL;
 }
+
+/* ---------------- every live flow (reload.c) ---------------- */
+
+size_t flow_foreach(void (*fn)(struct mm_flow *f, void *arg), void *arg)
+{
+	size_t n = 0;
+
+	for (size_t b = 0; tcp_hash && b < tcp_hash_size; b++)
+		for (struct mm_flow *f = tcp_hash[b]; f; f = f->tnext, n++)
+			fn(f, arg);
+	for (struct mm_flow *f = lru_head; f; f = f->lru_next, n++)
+		fn(f, arg);
+	return n;
+}

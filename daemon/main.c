@@ -7,6 +7,8 @@
  * Setup returns errors with a message; only main() decides to exit.
  */
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,13 @@ static void usage(FILE *f)
 "  --gap-timeout SEC    how long a lost segment may stall a stream, default 5\n"
 "  --aggregate SEC      embedded store: repeats within SEC become one row, default 60\n"
 "  --stats-json         print the exit statistics as one JSON line on stdout\n"
+"  --user NAME          started as root: drop to this user once the capture is\n"
+"                       open (default mimamori if it exists, else nobody)\n"
+"  --group NAME         and this group (default: the user's own)\n"
+"  --chroot DIR         and chroot into DIR (--log-dir must be inside it)\n"
+"  --no-seccomp         no system call filter after the drop\n"
+"  --seccomp-log        filter in log mode: allowed, logged by the kernel\n"
+"                       (for finding a call the filter lacks)\n"
 "  -q                   quiet: no statistics on stderr at exit\n"
 "  -V                   version\n");
 }
@@ -53,6 +62,7 @@ static void usage(FILE *f)
 enum {
 	OPT_ZONES = 256, OPT_DB, OPT_STORE, OPT_LOG_DIR, OPT_SENSOR, OPT_CONFIG,
 	OPT_BUFFER, OPT_STREAMS, OPT_GAP, OPT_AGGREGATE, OPT_STATS_JSON,
+	OPT_USER, OPT_GROUP, OPT_CHROOT, OPT_NO_SECCOMP, OPT_SECCOMP_LOG,
 };
 
 static const struct option long_opts[] = {
@@ -67,6 +77,11 @@ static const struct option long_opts[] = {
 	{ "gap-timeout", required_argument, NULL, OPT_GAP },
 	{ "aggregate", required_argument, NULL, OPT_AGGREGATE },
 	{ "stats-json", no_argument, NULL, OPT_STATS_JSON },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "group", required_argument, NULL, OPT_GROUP },
+	{ "chroot", required_argument, NULL, OPT_CHROOT },
+	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
+	{ "seccomp-log", no_argument, NULL, OPT_SECCOMP_LOG },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -106,6 +121,11 @@ static int parse_args(int argc, char **argv, struct mm_cfg *c)
 		case OPT_SENSOR: c->sensor = optarg; break;
 		case OPT_CONFIG: c->config_path = optarg; break;
 		case OPT_STATS_JSON: c->stats_json = true; break;
+		case OPT_USER: c->run_user = optarg; break;
+		case OPT_GROUP: c->run_group = optarg; break;
+		case OPT_CHROOT: c->chroot_dir = optarg; break;
+		case OPT_NO_SECCOMP: c->no_seccomp = true; break;
+		case OPT_SECCOMP_LOG: c->seccomp_log = true; break;
 		case OPT_BUFFER:
 			if (parse_number("--buffer-mb", optarg, 1, 4096, &v) < 0)
 				return -1;
@@ -236,6 +256,11 @@ static int setup(char *err, size_t errlen)
 	const char *ep = mm.cfg.store_ep;
 	struct mm_link_opts lo;
 
+	/* the capture first: a sensor started unprivileged with
+	 * CAP_NET_RAW (systemd's AmbientCapabilities) gives its
+	 * capabilities up before any thread exists */
+	if (capture_open(err, errlen) < 0 || priv_caps_drop(err, errlen) < 0)
+		return -1;
 	mm.zones = zone_model_load(mm.cfg.zones_path, err, errlen);
 	if (!mm.zones)
 		return -1;
@@ -268,7 +293,7 @@ static int setup(char *err, size_t errlen)
 			.quiet = true,
 		};
 		mm.store = store_server_new(mm.zctx, &so, err, errlen);
-		if (!mm.store || store_server_start_thread(mm.store) < 0)
+		if (!mm.store)
 			return -1;
 		ep = EMBEDDED_ENDPOINT;
 		if (!mm.cfg.quiet)
@@ -285,7 +310,20 @@ static int setup(char *err, size_t errlen)
 	send_hello();
 	if (mm.cfg.log_dir && txlog_open_dir(mm.cfg.log_dir, err, errlen) < 0)
 		return -1;
-	return reasm_init(err, errlen);
+	/*
+	 * Everything that needs privilege is open (the capture, the
+	 * database, the logs): drop it (privdrop.c) before the store's
+	 * thread starts (glibc's set*id broadcast would interrupt its poll)
+	 * and before the first packet; the system call filter comes last,
+	 * once every thread runs.
+	 */
+	if (reload_init(err, errlen) < 0 || priv_drop(err, errlen) < 0)
+		return -1;
+	if (mm.store && store_server_start_thread(mm.store) < 0)
+		return -1;
+	if (reasm_init(err, errlen) < 0)
+		return -1;
+	return priv_filter(err, errlen);
 }
 
 static void teardown(void)
@@ -299,6 +337,7 @@ static void teardown(void)
 	if (mm.zctx)
 		zmq_ctx_term(mm.zctx);
 	txlog_close();
+	reload_free();
 	hosts_free();
 	oui_free(mm.oui);
 	conduit_free();
@@ -313,6 +352,7 @@ int main(int argc, char **argv)
 {
 	char err[1024] = "";
 	struct mm_cfg cli;
+	sigset_t sigs;
 	int rc, status = 0;
 	uint64_t left = 0;
 
@@ -349,7 +389,23 @@ int main(int argc, char **argv)
 	for (int i = 0; mm_dissectors[i]; i++)
 		mm.n_dissectors = i + 1;
 
-	if (setup(err, sizeof(err)) < 0) {
+	/* who to become: resolved while /etc/passwd is reachable */
+	if (priv_init(err, sizeof(err)) < 0) {
+		fprintf(stderr, "mimamorid: %s\n", err);
+		return 1;
+	}
+	/* the threads setup() starts (store, link, ZeroMQ's) inherit a mask
+	 * without these, so SIGHUP, SIGUSR1 and SIGTERM reach the capture
+	 * loop and never interrupt the store's poll */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	rc = setup(err, sizeof(err));
+	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+	if (rc < 0) {
 		fprintf(stderr, "mimamorid: %s\n", err);
 		teardown();
 		return 1;

@@ -50,6 +50,12 @@ struct mm_cfg {
 	double aggregate_window; /* embedded store: alert aggregation window */
 	bool stats_json;         /* print the exit stats as JSON */
 	bool quiet;
+	/* least privilege (privdrop.c) */
+	const char *run_user;    /* --user; NULL: mimamori, else nobody */
+	const char *run_group;   /* --group; NULL: the user's own */
+	const char *chroot_dir;  /* --chroot */
+	bool no_seccomp;         /* --no-seccomp */
+	bool seccomp_log;        /* --seccomp-log: allow and log, never kill */
 };
 
 void mm_cfg_defaults(struct mm_cfg *c);
@@ -89,6 +95,8 @@ struct mm_stats {
 	uint64_t mac_changes;
 	uint64_t service_flows;     /* flows of generic services judged */
 	uint64_t service_table_full;
+	uint64_t zone_reloads;       /* SIGHUP: new zone file in force */
+	uint64_t zone_reload_errors; /* SIGHUP: file rejected, old one kept */
 };
 
 /* one JSON object with every counter and the link's figures */
@@ -240,6 +248,9 @@ struct mm_flow *udp_flow_get(uint32_t saddr, uint16_t sport, uint32_t daddr,
 void udp_flows_expire(double now);
 void udp_flows_end_all(void);
 int udp_table_init(int max);
+/* call fn on every live TCP and UDP flow (fn must not add or end flows);
+ * returns how many */
+size_t flow_foreach(void (*fn)(struct mm_flow *f, void *arg), void *arg);
 
 /* ---------------- reassembly (reasm.c) ---------------- */
 
@@ -291,10 +302,45 @@ void hosts_free(void);
 
 /* ---------------- capture (capture.c) ---------------- */
 
+/* open the capture (live or file), check its link type, set the filter:
+ * everything that needs privilege, before priv_drop() */
+int capture_open(char *err, size_t errlen);
+/* the packet loop (opens the capture first if capture_open was not called) */
 int capture_run(char *err, size_t errlen);
 /* set from signal handlers */
 extern volatile int mm_stop_requested;
 extern volatile int mm_stats_requested;
+extern volatile int mm_reload_requested; /* SIGHUP */
+
+/* ---------------- least privilege (privdrop.c) ---------------- */
+
+/* as root: resolve --user/--group (default mimamori, else nobody) and
+ * --chroot while /etc/passwd is reachable; nothing to do when not root */
+int priv_init(char *err, size_t errlen);
+/* started unprivileged but with capabilities (CAP_NET_RAW from systemd):
+ * once the capture is open, give them all up; call before any thread
+ * starts (capabilities are per thread) */
+int priv_caps_drop(char *err, size_t errlen);
+/*
+ * After the capture, the store and the logs are open: hand the log folder
+ * over, chroot, setgroups/setresgid/setresuid (checked, and regaining root
+ * must fail), no capability left.  0 or -1.
+ */
+int priv_drop(char *err, size_t errlen);
+/* once every thread runs: the seccomp filter (unless --no-seccomp), and
+ * a line saying who the sensor now runs as */
+int priv_filter(char *err, size_t errlen);
+/* the system call filter alone, on every thread (tests use it too) */
+int priv_seccomp(bool log_only, char *err, size_t errlen);
+
+/* ---------------- zone reload on SIGHUP (reload.c) ---------------- */
+
+/* remember the zone file's folder (before the drop and any chroot) */
+int reload_init(char *err, size_t errlen);
+/* load the zone file again; a broken one is rejected (file and line on
+ * stderr) and the zones in force stay.  0 or -1 */
+int reload_zones(void);
+void reload_free(void);
 
 /* current packet time in seconds */
 static inline double mm_now(void)

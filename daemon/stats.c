@@ -95,6 +95,10 @@ void mm_stats_json(struct mm_rec *r)
 	rec_uint(r, "judged", s->service_flows);
 	rec_uint(r, "table_evictions", s->service_table_full);
 	rec_obj_end(r);
+	rec_obj_begin(r, "zone_reloads");
+	rec_uint(r, "done", s->zone_reloads);
+	rec_uint(r, "rejected", s->zone_reload_errors);
+	rec_obj_end(r);
 }
 
 void mm_stats_print(FILE *f)
@@ -141,4 +145,8 @@ void mm_stats_print(FILE *f)
 		fprintf(f, "  log records %llu, log write errors %llu\n",
 			(unsigned long long)s->log_records,
 			(unsigned long long)s->log_errors);
+	if (s->zone_reloads || s->zone_reload_errors)
+		fprintf(f, "  zone file reloads %llu, rejected %llu\n",
+			(unsigned long long)s->zone_reloads,
+			(unsigned long long)s->zone_reload_errors);
 }

@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config libpcap-dev libnids-dev libmodbus-dev
 libzmq3-dev libsqlite3-dev sqlite3 libyaml-dev libjansson-dev
-libcmocka-dev tshark tcpdump iproute2 ieee-data"
+libcmocka-dev libseccomp-dev tshark tcpdump iproute2 ieee-data"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
