@@ -6,7 +6,24 @@
 # failure.  The last line is the summary CI reads: "N passed, N failed, N skipped".
 cd "$(dirname "$0")/.." || exit 2
 B=${B:-build}
+BIN=${BIN:-bin}
+export B BIN
 pass=0 fail=0 skip=0
+
+# MM_SANITIZE=1 (make test SANITIZE=1): every ASan/UBSan report of any
+# program goes to a file in $SAN_DIR and counts as a failure at the end.
+# The folder is world-writable: the sensor writes there after it dropped
+# to an unprivileged user.
+if [ "${MM_SANITIZE:-}" = 1 ]; then
+	SAN_DIR=$(pwd)/$B/sanitizer-reports
+	rm -rf "$SAN_DIR"
+	mkdir -p "$SAN_DIR"
+	chmod 1777 "$SAN_DIR"
+	ASAN_OPTIONS="detect_leaks=1:log_path=$SAN_DIR/asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$SAN_DIR/ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+	export ASAN_OPTIONS UBSAN_OPTIONS
+	echo "sanitized run: programs from $BIN, tests from $B/tests, reports in $SAN_DIR"
+fi
 failed_names=""
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -60,6 +77,22 @@ for t in tests/integration/test_*.sh; do
 	fi
 done
 
+if [ -n "${SAN_DIR:-}" ]; then
+	n_rep=0
+	for r in "$SAN_DIR"/*; do
+		[ -f "$r" ] || continue
+		n_rep=$((n_rep + 1))
+		echo "== sanitizer report $(basename "$r"):"; head -30 "$r"
+	done
+	if [ "$n_rep" -gt 0 ]; then
+		fail=$((fail + n_rep)); failed_names="$failed_names sanitizer-reports($n_rep)"
+	else
+		pass=$((pass + 1)); echo "== sanitizer reports: none"
+	fi
+fi
+
 [ -n "$failed_names" ] && echo "failed:$failed_names"
+# for .ci/run, which adds up several runs
+[ -n "${MM_COUNTS_FILE:-}" ] && echo "$pass $fail $skip" >"$MM_COUNTS_FILE"
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -4,7 +4,10 @@ B=${B:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SHARED=${MM_SHARED:-$ROOT/../shared}
 PCAPS=$SHARED/pcaps
-BIN=${MM_BIN:-$ROOT/bin}
+# the programs under test: $MM_BIN, else $BIN (make test SANITIZE=1 sets
+# build/san/bin), else bin/; relative to the top folder
+BIN=${MM_BIN:-${BIN:-bin}}
+case $BIN in /*) ;; *) BIN=$ROOT/$BIN ;; esac
 pass() { echo "PASS: $1"; }
 fail() { echo "FAIL: $1: $2"; FAILED=1; }
 skip() { echo "SKIP: $1: $2"; }
