@@ -254,6 +254,63 @@ static int set_filter(pcap_t *p, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * --realtime: a replay paced by the capture's own clock.  Each packet is
+ * held until its time stamp, counted from the first packet's and divided
+ * by the speed, has passed on the monotonic clock since the first packet
+ * was handled.  Measured from the start, not between packets, so a late
+ * wake-up never adds up.  A time stamp earlier than one already passed
+ * (a merged capture) goes at once.  The wait is interrupted by signals:
+ * SIGINT/SIGTERM stop the replay, SIGUSR1 prints the statistics and
+ * SIGHUP reloads the zones, as on a live port.  Only offline: the packet
+ * path of a live capture never waits.
+ */
+struct pace {
+	bool started;
+	struct timeval first;   /* the first packet's time stamp */
+	struct timespec wall0;  /* CLOCK_MONOTONIC when it was handled */
+	double speed;
+};
+
+static void pace_wait(struct pace *pc, const struct timeval *ts)
+{
+	struct timespec due;
+	double off;
+
+	if (!pc->started) {
+		pc->started = true;
+		pc->first = *ts;
+		clock_gettime(CLOCK_MONOTONIC, &pc->wall0);
+		return;
+	}
+	off = (double)(ts->tv_sec - pc->first.tv_sec) +
+	      (double)(ts->tv_usec - pc->first.tv_usec) / 1e6;
+	if (off <= 0)
+		return;
+	off /= pc->speed;
+	due.tv_sec = pc->wall0.tv_sec + (time_t)off;
+	due.tv_nsec = pc->wall0.tv_nsec +
+		      (long)((off - (double)(time_t)off) * 1e9);
+	if (due.tv_nsec >= 1000000000L) {
+		due.tv_sec++;
+		due.tv_nsec -= 1000000000L;
+	}
+	while (!mm_stop_requested) {
+		int rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due,
+					 NULL);
+		if (rc != EINTR)
+			break;
+		if (mm_stats_requested) {
+			mm_stats_requested = 0;
+			mm_stats_print(stderr);
+		}
+		if (mm_reload_requested) {
+			mm_reload_requested = 0;
+			reload_zones();
+		}
+	}
+}
+
 static void dispatch_cb(u_char *user, const struct pcap_pkthdr *h,
 			const u_char *bytes)
 {
@@ -312,6 +369,9 @@ int capture_run(char *err, size_t errlen)
 	if (!live) {
 		struct pcap_pkthdr *h;
 		const u_char *bytes;
+		struct pace pc = {
+			.speed = mm.cfg.speed > 0 ? mm.cfg.speed : 1,
+		};
 
 		while (!mm_stop_requested) {
 			int n = pcap_next_ex(p, &h, &bytes);
@@ -320,6 +380,11 @@ int capture_run(char *err, size_t errlen)
 				reload_zones();
 			}
 			if (n == 1) {
+				if (mm.cfg.realtime) {
+					pace_wait(&pc, &h->ts);
+					if (mm_stop_requested)
+						break;
+				}
 				handle_frame(h, bytes);
 				continue;
 			}

@@ -33,6 +33,9 @@ static void usage(FILE *f)
 "usage: mimamorid (-r CAPTURE | -i IFACE) [options]\n"
 "\n"
 "  -r FILE              read a capture (pcap or pcapng) as fast as possible, then exit\n"
+"  --realtime           with -r: replay at the pace of the capture's time stamps\n"
+"                       (for exercises: watch the alerts arrive as it happens)\n"
+"  --speed N            with --realtime: N times faster (0.01 to 10000), default 1\n"
 "  -i IFACE             capture live (promiscuous) on IFACE ('any' for all)\n"
 "  -f FILTER            BPF filter for the capture\n"
 "  --zones FILE         zone file (default: " INSTALLED_ZONES ",\n"
@@ -63,6 +66,7 @@ enum {
 	OPT_ZONES = 256, OPT_DB, OPT_STORE, OPT_LOG_DIR, OPT_SENSOR, OPT_CONFIG,
 	OPT_BUFFER, OPT_STREAMS, OPT_GAP, OPT_AGGREGATE, OPT_STATS_JSON,
 	OPT_USER, OPT_GROUP, OPT_CHROOT, OPT_NO_SECCOMP, OPT_SECCOMP_LOG,
+	OPT_REALTIME, OPT_SPEED,
 };
 
 static const struct option long_opts[] = {
@@ -82,6 +86,8 @@ static const struct option long_opts[] = {
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
 	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ "seccomp-log", no_argument, NULL, OPT_SECCOMP_LOG },
+	{ "realtime", no_argument, NULL, OPT_REALTIME },
+	{ "speed", required_argument, NULL, OPT_SPEED },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -126,6 +132,12 @@ static int parse_args(int argc, char **argv, struct mm_cfg *c)
 		case OPT_CHROOT: c->chroot_dir = optarg; break;
 		case OPT_NO_SECCOMP: c->no_seccomp = true; break;
 		case OPT_SECCOMP_LOG: c->seccomp_log = true; break;
+		case OPT_REALTIME: c->realtime = true; break;
+		case OPT_SPEED:
+			if (parse_number("--speed", optarg, 0.01, 10000, &v) < 0)
+				return -1;
+			c->speed = v;
+			break;
 		case OPT_BUFFER:
 			if (parse_number("--buffer-mb", optarg, 1, 4096, &v) < 0)
 				return -1;
@@ -376,6 +388,15 @@ int main(int argc, char **argv)
 	if (!!mm.cfg.iface == !!mm.cfg.pcap_file) {
 		fprintf(stderr, "mimamorid: give exactly one of -r CAPTURE or -i IFACE\n");
 		usage(stderr);
+		return 2;
+	}
+	/* pacing is for replays: a live capture's packets are never held */
+	if ((mm.cfg.realtime || mm.cfg.speed > 0) && !mm.cfg.pcap_file) {
+		fprintf(stderr, "mimamorid: --realtime and --speed go with -r CAPTURE\n");
+		return 2;
+	}
+	if (mm.cfg.speed > 0 && !mm.cfg.realtime) {
+		fprintf(stderr, "mimamorid: --speed needs --realtime\n");
 		return 2;
 	}
 	if (!mm.cfg.zones_path)

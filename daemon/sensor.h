@@ -50,6 +50,11 @@ struct mm_cfg {
 	double aggregate_window; /* embedded store: alert aggregation window */
 	bool stats_json;         /* print the exit stats as JSON */
 	bool quiet;
+	/* -r with --realtime: packets paced by their time stamps, the
+	 * capture's clock divided by speed (exercises: alerts appear as the
+	 * scenario unfolds); never used on a live capture */
+	bool realtime;
+	double speed;            /* --speed; 0: not given (1) */
 	/* least privilege (privdrop.c) */
 	const char *run_user;    /* --user; NULL: mimamori, else nobody */
 	const char *run_group;   /* --group; NULL: the user's own */
