@@ -798,10 +798,12 @@ struct tag {
  */
 static int tag_read(struct rd *r, struct tag *t)
 {
+	static const uint8_t none[1];
 	uint8_t b;
 
 	memset(t, 0, sizeof(*t));
-	t->val = rd_make(NULL, 0);
+	/* an empty value: never rd_make(NULL, 0), NULL + 0 is undefined */
+	t->val = rd_make(none, 0);
 	if (rd_left(r) == 0)
 		return r->err ? TAG_SHORT : TAG_EMPTY;
 	b = rd_u8(r);
