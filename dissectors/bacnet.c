@@ -2581,7 +2581,8 @@ static int segment_add(struct msg *m, struct rd seg, bool more,
 	}
 	log_s(m, "reassembly", "complete");
 	log_u(m, "reassembled_len", a->len);
-	*whole = rd_make(a->buf, a->len);
+	/* segments without data leave no buffer: NULL + 0 is undefined */
+	*whole = a->buf ? rd_make(a->buf, a->len) : rd_make(rd_ptr(&seg), 0);
 	*slot = a;
 	return SEG_DONE;
 }

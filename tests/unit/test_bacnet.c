@@ -2193,6 +2193,16 @@ static void test_fuzz_regressions(void **state)
 	assert_int_equal(count_event(rc, "bacnet.invalid_apdu"), 1);
 	assert_int_equal(log_int(rc, "device_instance_low"), 1);
 	assert_int_equal(log_int(rc, "device_instance_high"), 2);
+	/* the same run, the second report (after the fix of the first): a
+	 * segmented message whose segments carry no parameters left the
+	 * reassembly buffer NULL; a one-segment ReadProperty with nothing
+	 * after its service choice (SEG without MOR, sequence 0, window 1) */
+	exchange(rc, REQ, UNI, "01 04 | 08 05 01 00 01 0C");
+	assert_string_equal(log_str(rc, "reassembly"), "complete");
+	assert_int_equal(log_int(rc, "reassembled_len"), 0);
+	assert_int_equal(count_event(rc, "bacnet.invalid_apdu"), 1);
+	assert_int_equal(rc->n_ops, 1);
+	assert_int_equal(rc->ops[0].cls, MM_OP_READ);
 	/* it was reported while the seed corpus loaded: any message with a
 	 * tag has the path; an I-Am (application tags only) is one */
 	exchange(rc, REQ, BCAST, "01 20 FF FF 00 FF | 10 00 | C4 02 00 00 01 | "
