@@ -220,6 +220,7 @@ static const unsigned apdu_max_len[6] = { 50, 128, 206, 480, 1024, 1476 };
 #define USVC_I_HAVE 1
 #define USVC_COV_NOTIFICATION 2
 #define USVC_EVENT_NOTIFICATION 3
+#define USVC_PRIVATE_TRANSFER 4
 #define USVC_TIME_SYNCHRONIZATION 6
 #define USVC_WHO_HAS 7
 #define USVC_WHO_IS 8
@@ -2316,6 +2317,30 @@ static void svc_cov_notification(struct msg *m, struct rd *r)
 	params_end(m, r);
 }
 
+/* (Un)ConfirmedPrivateTransfer (16.2, 16.3) and its ACK: [0] vendor id,
+ * [1] service number, [2] parameters (vendor-defined, walked for their
+ * tags like any value) */
+static void svc_private_transfer(struct msg *m, struct rd *r)
+{
+	uint64_t vendor, number;
+	struct rd params;
+	const char *vn;
+
+	if (!ctx_uint(m, r, 0, false, &vendor, "vendor identifier") ||
+	    !ctx_uint(m, r, 1, false, &number, "service number"))
+		return;
+	vn = vendor <= 0xFFFF ? vendor_name((unsigned)vendor) : NULL;
+	log_u(m, "vendor_id", vendor);
+	log_s(m, "vendor_name", vn);
+	log_u(m, "service_number", number);
+	target_add(m, "vendor %llu%s%s%s service %llu",
+		   (unsigned long long)vendor, vn ? " (" : "", vn ? vn : "",
+		   vn ? ")" : "", (unsigned long long)number);
+	if (ctx_constructed(m, r, 2, true, &params, "service parameters"))
+		log_u(m, "parameters_len", rd_left(&params));
+	params_end(m, r);
+}
+
 /* any other service: the tags must be well formed; the first object
  * identifier in application form names the object */
 static void svc_generic(struct msg *m, struct rd *r)
@@ -2351,6 +2376,7 @@ static const svc_fn confirmed_req_fns[SVC_CONFIRMED_N] = {
 	[SVC_WRITE_PROPERTY_MULTIPLE] = svc_wpm,
 	[SVC_DEVICE_COMMUNICATION_CONTROL] = svc_dcc,
 	[SVC_REINITIALIZE_DEVICE] = svc_reinitialize,
+	[SVC_CONFIRMED_PRIVATE_TRANSFER] = svc_private_transfer,
 	[SVC_READ_RANGE] = svc_read_range,
 	[SVC_SUBSCRIBE_COV_PROPERTY] = svc_subscribe_cov_property,
 };
@@ -2361,6 +2387,7 @@ static const svc_fn complex_ack_fns[SVC_CONFIRMED_N] = {
 	[SVC_CREATE_OBJECT] = svc_one_object,
 	[SVC_READ_PROPERTY] = svc_read_property_ack,
 	[SVC_READ_PROPERTY_MULTIPLE] = svc_rpm_ack,
+	[SVC_CONFIRMED_PRIVATE_TRANSFER] = svc_private_transfer,
 	[SVC_READ_RANGE] = svc_read_range_ack,
 };
 
@@ -2368,6 +2395,7 @@ static const svc_fn unconfirmed_fns[USVC_UNCONFIRMED_N] = {
 	[USVC_I_AM] = svc_i_am,
 	[USVC_I_HAVE] = svc_i_have,
 	[USVC_COV_NOTIFICATION] = svc_cov_notification,
+	[USVC_PRIVATE_TRANSFER] = svc_private_transfer,
 	[USVC_TIME_SYNCHRONIZATION] = svc_time_sync,
 	[USVC_WHO_HAS] = svc_who_has,
 	[USVC_WHO_IS] = svc_who_is,

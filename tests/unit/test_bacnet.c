@@ -504,6 +504,12 @@ static const struct fx fixtures[] = {
 	{ "cov_notify", RSP, UNI, "01 04 | 00 05 13 01 | 09 12 | "
 	  "1C 02 00 04 D2 | 2C 00 00 00 07 | 39 3C | "
 	  "4E 09 55 2E 44 41 AC 00 00 2F 4F" },
+	/* ConfirmedPrivateTransfer: vendor 7, service 511 (1A 01 FF),
+	 * [2] { Unsigned 1 } */
+	{ "private_req", REQ, UNI, "01 04 | 00 05 15 12 | 09 07 | 1A 01 FF | "
+	  "2E 21 01 2F" },
+	/* UnconfirmedPrivateTransfer: vendor 260, service 3, no parameters */
+	{ "uprivate", REQ, BCAST, "01 00 | 10 04 | 0A 01 04 | 19 03" },
 	/* Error for ReadProperty: property (2) / unknown-property (32) */
 	{ "error_rp", RSP, UNI, "01 00 | 50 01 0C | 91 02 | 91 20" },
 	/* WritePropertyMultiple-Error: [0] { property, write-access-denied
@@ -1118,6 +1124,29 @@ static void test_cov_notification_is_a_report(void **state)
 	assert_int_equal(log_int(rc, "subscriber_process_id"), 18);
 	assert_int_equal(log_int(rc, "device_instance"), 1234);
 	assert_int_equal(log_int(rc, "object_instance"), 7);
+	rc_free(rc);
+}
+
+static void test_private_transfer(void **state)
+{
+	struct rc *rc = rc_new(true);
+	(void)state;
+
+	fx(rc, "private_req");
+	clean(rc);
+	assert_int_equal(rc->ops[0].cls, MM_OP_OTHER);
+	assert_int_equal(rc->ops[0].function, 18);
+	assert_string_equal(rc->ops[0].target,
+			    "vendor 7 (Siemens (Landis & Staefa)) service 511");
+	assert_int_equal(log_int(rc, "vendor_id"), 7);
+	assert_int_equal(log_int(rc, "service_number"), 511);
+	assert_int_equal(log_int(rc, "parameters_len"), 2);
+	fx(rc, "uprivate");
+	clean(rc);
+	assert_int_equal(rc->ops[0].function, 4);
+	assert_string_equal(rc->ops[0].target,
+			    "vendor 260 (BACnet Stack at SourceForge) service 3");
+	assert_false(log_has(rc, "parameters_len"));
 	rc_free(rc);
 }
 
@@ -2267,6 +2296,7 @@ int main(void)
 		cmocka_unit_test(test_time_synchronization),
 		cmocka_unit_test(test_write_group),
 		cmocka_unit_test(test_cov_notification_is_a_report),
+		cmocka_unit_test(test_private_transfer),
 		cmocka_unit_test(test_every_service_named),
 		cmocka_unit_test(test_error_reject_abort),
 		cmocka_unit_test(test_pairing),
