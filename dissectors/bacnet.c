@@ -2790,6 +2790,16 @@ static void request_op(struct msg *m)
 		if (m->n_items > 1)
 			target_add(m, "+%u more", m->n_items - 1);
 	}
+	if (m->has_obj) {
+		/* the structured target (baselines, detectors): the (first)
+		 * object; a request names its device only when that object
+		 * is the device object, else unit 0 */
+		m->op.has_ref = true;
+		m->op.unit = m->obj.type == OBJ_DEVICE ? m->obj.instance : 0;
+		m->op.space = m->obj.type;
+		m->op.addr = m->obj.instance;
+		m->op.count = 1;
+	}
 	m->op.event = request_event(m);
 	mm_emit_op(m->c, &m->op);
 }
@@ -3313,7 +3323,7 @@ static void parse_npdu(struct msg *m, struct rd *r)
 	if (ctl & (NPDU_RESERVED_6 | NPDU_RESERVED_4))
 		bad(m, BN_EV_INVALID_NPDU, "reserved NPDU control bits set "
 		    "(control 0x%02x)", ctl);
-	log_s(m, "priority", npdu_priority_names[ctl & NPDU_PRIORITY]);
+	log_s(m, "network_priority", npdu_priority_names[ctl & NPDU_PRIORITY]);
 	log_b(m, "expecting_reply", ctl & NPDU_EXPECT_REPLY);
 	if (dest) {
 		uint16_t dnet = rd_be16(r);

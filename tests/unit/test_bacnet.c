@@ -252,7 +252,7 @@ static json_t *last_json(const struct rc *rc)
 {
 	json_error_t err;
 	assert_non_null(rc->last_log);
-	json_t *j = json_loads(rc->last_log, 0, &err);
+	json_t *j = json_loads(rc->last_log, JSON_REJECT_DUPLICATES, &err);
 	if (!j)
 		fail_msg("log line is not JSON (%s): %s", err.text, rc->last_log);
 	return j;
@@ -2200,6 +2200,8 @@ static void test_fixtures_clean(void **state)
 		if (n_invalid(rc))
 			fail_msg("%s: %s", fixtures[i].name, rc->ev_detail[0]);
 		assert_int_equal(rc->ends, 1);
+		/* one JSON object, no key twice (last_json rejects that) */
+		json_decref(last_json(rc));
 	}
 	rc_free(rc);
 }
