@@ -142,7 +142,9 @@ while [ $i -le "$ROUNDS" ]; do
 	run nidsonly 1 "$B/bench/nidsonly" "$PCAP"
 	if [ $HAVE_D = 1 ]; then
 		rm -rf "$work/db" "$work/logs"
-		mkdir -p "$work/db" "$work/logs"
+		# the sensor creates the log folder itself: started as root it
+		# drops privileges, and a folder root made would not be writable
+		mkdir -p "$work/db"
 		run mimamorid 1 "$BIN/mimamorid" -r "$PCAP" --zones "$ZONES" \
 			--db "$work/db/bench.db"
 		rm -rf "$work/db" && mkdir -p "$work/db"
