@@ -8,6 +8,8 @@
 #   make asan     the same binaries with AddressSanitizer/UBSan in build/asan
 #   make test SANITIZE=1   the whole suite with ASan/UBSan binaries (build/san)
 #   make install  PREFIX=/usr/local, DESTDIR: programs, /etc/mimamori, units
+#   make scenarios  rebuild the exercise kit's captures (pcaps/scenarios/):
+#                 generated ones bit for bit, Modbus ones recorded live (root)
 
 CC      ?= cc
 PKGS     = libpcap libzmq sqlite3 yaml-0.1 jansson libseccomp
@@ -155,6 +157,13 @@ demo: deps
 test check: deps
 	@$(MAKE) --no-print-directory -s tests-build
 	@B=$(B) BIN=$(BIN) MM_SANITIZE=$(SANITIZE) sh tests/run.sh
+
+# the exercise kit (pcaps/scenarios/README.md): the generator's captures
+# rewritten bit for bit, the Modbus ones recorded again from libmodbus
+# peers on lo (as root; pcaps/scenarios/make.sh --generated needs no root)
+.PHONY: scenarios
+scenarios: $(B)/tools/pcapgen $(B)/tests/scenario_peer
+	@B=$(B) sh pcaps/scenarios/make.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH)
