@@ -266,7 +266,7 @@ static void write_stats(void)
 static int setup(char *err, size_t errlen)
 {
 	const char *ep = mm.cfg.store_ep;
-	struct mm_link_opts lo;
+	struct mm_link_opts lo = { 0 };
 
 	/* the capture first: a sensor started unprivileged with
 	 * CAP_NET_RAW (systemd's AmbientCapabilities) gives its

@@ -7,30 +7,55 @@
  *   - producers (the capture thread, a stats timer) call mm_link_send().
  *     It copies the record into a bounded inbox under a mutex held for a
  *     few pointer moves, and wakes the link thread through an eventfd
- *     only when the inbox was empty.  It never waits on the network.
+ *     only when the inbox was empty.  It never waits on the network, nor
+ *     on the disk.
  *   - the link thread owns the DEALER socket and the spool: a ring of
- *     spool_max slots indexed by seq.  It numbers records, sends them,
- *     resends what is not acknowledged after resend_ms, and frees what is.
+ *     spool_max slots indexed by seq.  It numbers records, writes them to
+ *     the disk spool (when there is one), sends them, resends what is not
+ *     acknowledged after resend_ms, and frees what is.  Every beat_ms it
+ *     sends a heartbeat with its counters (not spooled, not acknowledged).
  *
  * Counters (mm_link_stats): `queued` counts every record handed to
- * mm_link_send, so at any time  queued == acked + dropped + backlog.
+ * mm_link_send (and every record recovered from disk at start), so at any
+ * time  queued == acked + dropped + backlog.
  *
  * Sequence numbers start at the wall clock in microseconds when the link
  * is made.  A restarted sensor therefore starts above every seq it used
  * before, unless it sent more than a million records per second on
  * average over its previous life, or the clock was set back meanwhile.
+ * With a disk spool the seqs go on from the last life's, so the records
+ * it left unacknowledged are resent with their own seqs (the store stores
+ * once what it had already) and fit in the ring next to the new ones.
+ *
+ * The disk spool (spool_dir, 0700, files 0600, flock'ed by one sensor):
+ *   seg-<first seq>.spool  records appended as they enter the ring:
+ *       "MMS1" | u32 n | u64 seq | u8 kind length | kind | JSON | u32 crc
+ *       (n: bytes from seq to the end of the JSON; little endian; crc:
+ *       CRC-32 of those n bytes).  A new segment every SEG_BYTES; a
+ *       segment goes once every record in it was acknowledged.
+ *   state  u64 acked_below | u64 next seq | u64 check, written in place:
+ *       records below acked_below are not read back.  Torn or missing:
+ *       every record still on disk is sent again (the store keeps one).
+ * Data is synced at most every SYNC_MS: a crash of the process loses
+ * nothing written; a power cut may lose the last SYNC_MS of records.
  */
 #include "store.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
+
+#include "../common/rec.h"
 
 #define MM_MAGIC "MM1"
 #define KIND_MAX 15
@@ -40,6 +65,8 @@
 #define INBOX_MAX 65536
 #define RESEND_BURST 500       /* resends per round, so acks keep flowing */
 #define RESEND_SCAN 4096       /* slots looked at per round for resends */
+#define SPOOL_BYTES_DEFAULT ((size_t)256 << 20)
+#define BEAT_MS_DEFAULT 10000
 /*
  * Records sent and not yet acknowledged, at most.  With a slow store (a
  * slow disk, a big backlog after a restart) more would only queue up in
@@ -49,6 +76,12 @@
 /* each resend of one record waits twice as long, up to this many times
  * resend_ms: a store that is slow, not gone, is not buried in resends */
 #define BACKOFF_MAX_SHIFT 3
+/* disk spool */
+#define SEG_BYTES (4 << 20)
+#define SYNC_MS 200
+#define DREC_MAGIC 0x31534d4du /* "MMS1" read as little endian */
+#define DREC_HEAD 8            /* magic, n */
+#define DREC_FIXED (8 + 1)     /* seq, kind length */
 
 struct inrec {
 	struct inrec *next;
@@ -64,6 +97,23 @@ struct slot {
 	unsigned tries;    /* sends so far */
 };
 
+struct seg {
+	uint64_t first, end; /* seqs in it: [first, end) */
+};
+
+struct disk {
+	char dir[4096];
+	/* files are opened relative to the directory's descriptor: the
+	 * sensor may chroot after it started */
+	int dir_fd, lock_fd, state_fd, seg_fd;
+	struct seg *segs;    /* oldest first; the last is being written */
+	size_t n_segs, cap_segs;
+	size_t seg_bytes;    /* of the open segment */
+	uint64_t wm;         /* acked_below written to the state file */
+	uint64_t last_sync;
+	bool dirty;          /* appended since the last sync */
+};
+
 struct mm_link {
 	void *zctx;
 	bool own_ctx;
@@ -71,9 +121,13 @@ struct mm_link {
 	int efd;
 	char sensor[SENSOR_MAX + 1];
 	size_t spool_max;
+	size_t spool_bytes_max;
 	uint64_t resend_ms;
+	int beat_ms;
+	uint64_t next_beat;
 	pthread_t thread;
 	bool started;
+	struct disk *disk;       /* NULL: memory only */
 
 	/* under mu */
 	pthread_mutex_t mu;
@@ -90,9 +144,11 @@ struct mm_link {
 	uint64_t cursor;         /* where the resend scan goes on */
 	size_t used;
 	size_t unsent;           /* used slots never sent */
+	size_t bytes;            /* record bytes in the ring */
 	uint64_t hello_seq;      /* a hello still unsent goes first */
 	bool hello_unsent;
-	uint64_t sent, resent, acked, spool_drops;
+	uint64_t sent, resent, acked, spool_drops, recovered, disk_errors,
+		beats;
 };
 
 static uint64_t now_ms(void)
@@ -118,6 +174,44 @@ static uint64_t get_be64(const uint8_t *p)
 	for (int i = 0; i < 8; i++)
 		v = (v << 8) | p[i];
 	return v;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* CRC-32 (IEEE 802.3, reflected, as zlib's), table made on first use */
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+		crc_table[i] = c;
+	}
+}
+
+static uint32_t crc32_of(const uint8_t *p, size_t n, uint32_t crc)
+{
+	pthread_once(&crc_once, crc_init);
+	crc = ~crc;
+	while (n--)
+		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
 }
 
 /* ---------------- producer side ---------------- */
@@ -165,6 +259,415 @@ int mm_link_send(struct mm_link *l, const char *kind, const char *json,
 	return 0;
 }
 
+/* ---------------- disk spool ---------------- */
+
+static void seg_name(uint64_t first, char *out, size_t len)
+{
+	snprintf(out, len, "seg-%020llu.spool", (unsigned long long)first);
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void state_write(struct disk *d, uint64_t wm, uint64_t next)
+{
+	uint8_t b[24];
+
+	put_le(b, wm, 8);
+	put_le(b + 8, next, 8);
+	put_le(b + 16, crc32_of(b, 16, 0) ^ 0x6d696d61u, 8);
+	if (pwrite(d->state_fd, b, sizeof(b), 0) == (ssize_t)sizeof(b))
+		d->wm = wm;
+}
+
+static int state_read(struct disk *d, uint64_t *wm, uint64_t *next)
+{
+	uint8_t b[24];
+
+	if (pread(d->state_fd, b, sizeof(b), 0) != (ssize_t)sizeof(b) ||
+	    get_le(b + 16, 8) != (crc32_of(b, 16, 0) ^ 0x6d696d61u))
+		return -1;
+	*wm = get_le(b, 8);
+	*next = get_le(b + 8, 8);
+	return 0;
+}
+
+/* append one record to the open segment (opening one when needed) */
+static int disk_append(struct mm_link *l, uint64_t seq, const struct inrec *r)
+{
+	struct disk *d = l->disk;
+	size_t kl = strlen(r->kind), n = DREC_FIXED + kl + r->len;
+	uint8_t head[DREC_HEAD + DREC_FIXED], tail[4];
+	uint32_t crc;
+
+	if (d->seg_fd >= 0 && d->seg_bytes >= SEG_BYTES) {
+		/* full: the next record starts a new segment */
+		fdatasync(d->seg_fd);
+		close(d->seg_fd);
+		d->seg_fd = -1;
+	}
+	if (d->seg_fd < 0) {
+		char name[64];
+		if (d->n_segs == d->cap_segs) {
+			size_t nc = d->cap_segs ? d->cap_segs * 2 : 16;
+			struct seg *s = realloc(d->segs, nc * sizeof(*s));
+			if (!s)
+				return -1;
+			d->segs = s;
+			d->cap_segs = nc;
+		}
+		seg_name(seq, name, sizeof(name));
+		d->seg_fd = openat(d->dir_fd, name,
+				   O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
+					   O_CLOEXEC | O_NOFOLLOW,
+				   0600);
+		if (d->seg_fd < 0)
+			return -1;
+		d->segs[d->n_segs].first = seq;
+		d->segs[d->n_segs].end = seq;
+		d->n_segs++;
+		d->seg_bytes = 0;
+	}
+	put_le(head, DREC_MAGIC, 4);
+	put_le(head + 4, n, 4);
+	put_le(head + 8, seq, 8);
+	head[16] = (uint8_t)kl;
+	crc = crc32_of(head + 8, DREC_FIXED, 0);
+	crc = crc32_of((const uint8_t *)r->kind, kl, crc);
+	crc = crc32_of((const uint8_t *)r->json, r->len, crc);
+	put_le(tail, crc, 4);
+	if (write_all(d->seg_fd, head, sizeof(head)) ||
+	    write_all(d->seg_fd, r->kind, kl) ||
+	    write_all(d->seg_fd, r->json, r->len) ||
+	    write_all(d->seg_fd, tail, sizeof(tail))) {
+		/* a half-written record fails its check when read back */
+		close(d->seg_fd);
+		d->seg_fd = -1;
+		return -1;
+	}
+	d->segs[d->n_segs - 1].end = seq + 1;
+	d->seg_bytes += sizeof(head) + kl + r->len + sizeof(tail);
+	d->dirty = true;
+	return 0;
+}
+
+/* sync, note how far everything is acknowledged, drop what is done */
+static void disk_maintain(struct mm_link *l, bool force)
+{
+	struct disk *d = l->disk;
+	uint64_t now = now_ms();
+	size_t keep = 0;
+
+	if (!d || (!force && now - d->last_sync < SYNC_MS))
+		return;
+	if (!force && !d->dirty && d->wm == l->lo)
+		return;
+	d->last_sync = now;
+	if (d->dirty && d->seg_fd >= 0)
+		fdatasync(d->seg_fd);
+	d->dirty = false;
+	if (d->wm != l->lo) {
+		state_write(d, l->lo, l->hi);
+		fdatasync(d->state_fd);
+	}
+	/* a segment whose every record lies below the written mark goes */
+	for (size_t i = 0; i < d->n_segs; i++) {
+		bool open_one = i == d->n_segs - 1 && d->seg_fd >= 0;
+		if (d->segs[i].end <= d->wm) {
+			char name[64];
+			if (open_one) {
+				close(d->seg_fd);
+				d->seg_fd = -1;
+			}
+			seg_name(d->segs[i].first, name, sizeof(name));
+			unlinkat(d->dir_fd, name, 0);
+			continue;
+		}
+		d->segs[keep++] = d->segs[i];
+	}
+	d->n_segs = keep;
+}
+
+struct loaded {
+	uint64_t seq;
+	struct inrec *r;
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* read one segment; bad or torn tail: cut there.  Appends to *out. */
+static int read_segment(struct disk *d, uint64_t first, uint64_t wm,
+			struct loaded **out, size_t *n, size_t *cap,
+			uint64_t *end)
+{
+	char name[64];
+	int fd;
+	struct stat sb;
+	uint8_t *buf;
+	size_t off = 0, good = 0;
+
+	seg_name(first, name, sizeof(name));
+	fd = openat(d->dir_fd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) != 0 || sb.st_size > (off_t)SEG_BYTES + 2 * RECORD_MAX) {
+		close(fd);
+		return -1;
+	}
+	buf = malloc((size_t)sb.st_size + 1);
+	if (!buf || read(fd, buf, (size_t)sb.st_size) != sb.st_size) {
+		free(buf);
+		close(fd);
+		return -1;
+	}
+	*end = first;
+	while ((size_t)sb.st_size - off >= DREC_HEAD + DREC_FIXED + 4) {
+		const uint8_t *p = buf + off;
+		size_t rn = (size_t)get_le(p + 4, 4), kl;
+		uint64_t seq;
+		struct inrec *r;
+		if (get_le(p, 4) != DREC_MAGIC || rn < DREC_FIXED ||
+		    rn > DREC_FIXED + KIND_MAX + RECORD_MAX ||
+		    (size_t)sb.st_size - off - DREC_HEAD < rn + 4 ||
+		    get_le(p + DREC_HEAD + rn, 4) !=
+			    crc32_of(p + DREC_HEAD, rn, 0))
+			break;
+		seq = get_le(p + 8, 8);
+		kl = p[16];
+		if (kl == 0 || kl > KIND_MAX || DREC_FIXED + kl > rn)
+			break;
+		off += DREC_HEAD + rn + 4;
+		good = off;
+		if (seq + 1 > *end)
+			*end = seq + 1;
+		if (seq < wm)
+			continue; /* acknowledged before the last stop */
+		r = malloc(sizeof(*r) + (rn - DREC_FIXED - kl) + 1);
+		if (!r)
+			break;
+		memcpy(r->kind, p + 17, kl);
+		r->kind[kl] = '\0';
+		r->len = rn - DREC_FIXED - kl;
+		memcpy(r->json, p + 17 + kl, r->len);
+		r->json[r->len] = '\0';
+		r->next = NULL;
+		if (*n == *cap) {
+			size_t nc = *cap ? *cap * 2 : 1024;
+			struct loaded *nl = realloc(*out, nc * sizeof(*nl));
+			if (!nl) {
+				free(r);
+				break;
+			}
+			*out = nl;
+			*cap = nc;
+		}
+		(*out)[*n].seq = seq;
+		(*out)[(*n)++].r = r;
+	}
+	if (good < (size_t)sb.st_size && ftruncate(fd, (off_t)good) != 0) {
+		/* left as it is: read back the same way next time */
+	}
+	free(buf);
+	close(fd);
+	return 0;
+}
+
+static int cmp_loaded(const void *a, const void *b)
+{
+	const struct loaded *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * Open (make) the spool directory and read back what the last life left.
+ * Fills the ring; sets lo/hi.  0, or -1 with a message.
+ */
+static int disk_open(struct mm_link *l, const char *dir, uint64_t clock_seq,
+		     char *err, size_t errlen)
+{
+	struct disk *d = calloc(1, sizeof(*d));
+	struct stat sb;
+	DIR *dh;
+	struct dirent *de;
+	uint64_t *firsts = NULL, wm = 0, next = 0;
+	size_t nf = 0, capf = 0, n = 0, cap = 0, start = 0;
+	struct loaded *rec = NULL;
+	bool have_state;
+
+	if (!d) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	l->disk = d;
+	d->dir_fd = d->lock_fd = d->state_fd = d->seg_fd = -1;
+	snprintf(d->dir, sizeof(d->dir), "%s", dir);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "spool %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "spool %s: not a directory", dir);
+		return -1;
+	}
+	if (sb.st_uid != geteuid() || (sb.st_mode & 077)) {
+		snprintf(err, errlen,
+			 "spool %s: must belong to this user and be closed to "
+			 "others (chmod 700 %s): it holds the alerts",
+			 dir, dir);
+		return -1;
+	}
+	d->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->dir_fd < 0) {
+		snprintf(err, errlen, "spool %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	d->lock_fd = openat(d->dir_fd, "lock",
+			    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		snprintf(err, errlen, "spool %s: %s", dir,
+			 d->lock_fd >= 0 && errno == EWOULDBLOCK
+				 ? "in use by another sensor (one spool "
+				   "directory per sensor)"
+				 : strerror(errno));
+		return -1;
+	}
+	d->state_fd = openat(d->dir_fd, "state",
+			     O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (d->state_fd < 0) {
+		snprintf(err, errlen, "spool %s/state: %s", dir,
+			 strerror(errno));
+		return -1;
+	}
+	have_state = state_read(d, &wm, &next) == 0;
+	if (!have_state)
+		wm = next = 0;
+	/* the segments, oldest first */
+	dh = fdopendir(dup(d->dir_fd));
+	if (!dh) {
+		snprintf(err, errlen, "spool %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(dh))) {
+		unsigned long long first;
+		char tail[8];
+		if (sscanf(de->d_name, "seg-%20llu.%7s", &first, tail) != 2 ||
+		    strcmp(tail, "spool"))
+			continue;
+		if (nf == capf) {
+			size_t nc = capf ? capf * 2 : 16;
+			uint64_t *nfs = realloc(firsts, nc * sizeof(*nfs));
+			if (!nfs)
+				break;
+			firsts = nfs;
+			capf = nc;
+		}
+		firsts[nf++] = first;
+	}
+	closedir(dh);
+	qsort(firsts, nf, sizeof(*firsts), cmp_u64);
+	for (size_t i = 0; i < nf; i++) {
+		uint64_t end = firsts[i];
+		if (read_segment(d, firsts[i], wm, &rec, &n, &cap, &end) < 0)
+			continue;
+		if (end > next)
+			next = end;
+		if (d->n_segs == d->cap_segs) {
+			size_t nc = d->cap_segs ? d->cap_segs * 2 : 16;
+			struct seg *s = realloc(d->segs, nc * sizeof(*s));
+			if (!s)
+				break;
+			d->segs = s;
+			d->cap_segs = nc;
+		}
+		d->segs[d->n_segs].first = firsts[i];
+		d->segs[d->n_segs++].end = end;
+	}
+	free(firsts);
+	qsort(rec, n, sizeof(*rec), cmp_loaded);
+	if (n == 0) {
+		/* nothing to send again: the clock, or beyond the last life */
+		l->lo = l->hi = next > clock_seq ? next : clock_seq;
+	} else {
+		size_t bytes = 0;
+		/* the ring holds [lo, next): the oldest go when it cannot
+		 * (a smaller spool than last time), counted as dropped */
+		while (start < n && next - rec[start].seq > l->spool_max)
+			start++;
+		for (size_t i = n; i > start; i--) {
+			if (bytes + rec[i - 1].r->len > l->spool_bytes_max) {
+				start = i;
+				break;
+			}
+			bytes += rec[i - 1].r->len;
+		}
+		l->lo = start < n ? rec[start].seq : next;
+		l->hi = next;
+		for (size_t i = 0; i < n; i++) {
+			struct slot *s;
+			if (i < start || (i > start && rec[i].seq == rec[i - 1].seq)) {
+				if (i < start)
+					l->spool_drops++;
+				free(rec[i].r);
+				continue;
+			}
+			s = &l->ring[rec[i].seq % l->spool_max];
+			s->r = rec[i].r;
+			s->seq = rec[i].seq;
+			s->sent_ms = 0;
+			s->tries = 0;
+			l->used++;
+			l->unsent++;
+			l->bytes += rec[i].r->len;
+			l->recovered++;
+		}
+	}
+	free(rec);
+	d->wm = wm;
+	/* the first seq recovered, for the counters: queued covers them */
+	l->st.queued += l->recovered + l->spool_drops;
+	state_write(d, l->lo, l->hi);
+	fdatasync(d->state_fd);
+	return 0;
+}
+
+static void disk_close(struct disk *d)
+{
+	if (!d)
+		return;
+	if (d->seg_fd >= 0) {
+		fdatasync(d->seg_fd);
+		close(d->seg_fd);
+	}
+	if (d->state_fd >= 0)
+		close(d->state_fd);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
+	if (d->dir_fd >= 0)
+		close(d->dir_fd);
+	free(d->segs);
+	free(d);
+}
+
 /* ---------------- link thread ---------------- */
 
 /* 0 sent, -1 the socket would block (no peer, or its pipe is full) */
@@ -197,18 +700,22 @@ static void take_inbox(struct mm_link *l, struct inrec *r)
 	while (r) {
 		struct inrec *next = r->next;
 		r->next = NULL;
-		if (l->hi - l->lo >= l->spool_max) {
+		if (l->hi - l->lo >= l->spool_max ||
+		    l->bytes + r->len > l->spool_bytes_max) {
 			/* the spool is full (the store has been away long):
 			 * lose the newest, count it */
 			l->spool_drops++;
 			free(r);
 		} else {
 			struct slot *s = slot_of(l, l->hi);
+			if (l->disk && disk_append(l, l->hi, r) < 0)
+				l->disk_errors++; /* still sent from memory */
 			s->r = r;
 			s->seq = l->hi;
 			s->sent_ms = 0;
 			s->tries = 0;
 			l->unsent++;
+			l->bytes += r->len;
 			if (!strcmp(r->kind, "hello")) {
 				l->hello_seq = l->hi;
 				l->hello_unsent = true;
@@ -246,7 +753,7 @@ static void send_pass(struct mm_link *l)
 		l->next_unsent = l->lo;
 	while (l->next_unsent < l->hi) {
 		struct slot *s = slot_of(l, l->next_unsent);
-		if (s->r && s->sent_ms == 0) {
+		if (s->r && s->seq == l->next_unsent && s->sent_ms == 0) {
 			if (l->used - l->unsent >= INFLIGHT_MAX)
 				break; /* the window is full: acks first */
 			if (send_rec(l, s) < 0)
@@ -270,7 +777,7 @@ static void send_pass(struct mm_link *l)
 		unsigned shift = s->tries > 0 ? s->tries - 1 : 0;
 		if (shift > BACKOFF_MAX_SHIFT)
 			shift = BACKOFF_MAX_SHIFT;
-		if (s->r && s->sent_ms &&
+		if (s->r && s->seq == l->cursor && s->sent_ms &&
 		    now - s->sent_ms >= l->resend_ms << shift) {
 			if (send_rec(l, s) < 0)
 				return;
@@ -295,6 +802,7 @@ static void ack_one(struct mm_link *l, uint64_t seq)
 		return;
 	if (s->sent_ms == 0)
 		l->unsent--; /* acked before we sent it: an old life's seq? */
+	l->bytes -= s->r->len;
 	free(s->r);
 	s->r = NULL;
 	l->used--;
@@ -348,8 +856,57 @@ static void publish(struct mm_link *l)
 	l->st.dropped += l->spool_drops;
 	l->spool_drops = 0;
 	l->st.backlog = l->used + l->in_n;
+	l->st.spool_bytes = l->bytes;
+	l->st.recovered = l->recovered;
+	l->st.disk_errors = l->disk_errors;
+	l->st.beats = l->beats;
 	pthread_cond_broadcast(&l->cv);
 	pthread_mutex_unlock(&l->mu);
+}
+
+/*
+ * The heartbeat: the link's counters, and in the seq frame the lowest
+ * seq this sensor may still send again (the store may forget the
+ * (sensor, seq) pairs below it).  Best effort: not spooled, not acked.
+ */
+static void send_beat(struct mm_link *l)
+{
+	struct mm_link_stats st;
+	char json[640], ts[40];
+	uint8_t be[8];
+	struct timespec now;
+	int n, f = ZMQ_DONTWAIT | ZMQ_SNDMORE;
+	/* with a disk spool, what is on disk below its mark may come back
+	 * after a restart: promise only that */
+	uint64_t below = l->disk ? (l->disk->wm < l->lo ? l->disk->wm : l->lo)
+				 : l->lo;
+
+	mm_link_stats(l, &st);
+	clock_gettime(CLOCK_REALTIME, &now);
+	mm_format_ts(ts, sizeof(ts), now.tv_sec, now.tv_nsec / 1000);
+	n = snprintf(json, sizeof(json),
+		     "{\"timestamp\":\"%s\",\"queued\":%llu,\"sent\":%llu,"
+		     "\"resent\":%llu,\"acknowledged\":%llu,\"dropped\":%llu,"
+		     "\"backlog\":%llu,\"spool_bytes\":%llu,\"spool_max\":%zu,"
+		     "\"disk_spool\":%s,\"recovered\":%llu,"
+		     "\"disk_errors\":%llu}",
+		     ts, (unsigned long long)st.queued,
+		     (unsigned long long)st.sent, (unsigned long long)st.resent,
+		     (unsigned long long)st.acked,
+		     (unsigned long long)st.dropped,
+		     (unsigned long long)st.backlog,
+		     (unsigned long long)st.spool_bytes, l->spool_max,
+		     l->disk ? "true" : "false",
+		     (unsigned long long)st.recovered,
+		     (unsigned long long)st.disk_errors);
+	put_be64(be, below);
+	if (zmq_send(l->sock, MM_MAGIC, 3, f) < 0 ||
+	    zmq_send(l->sock, "beat", 4, f) < 0 ||
+	    zmq_send(l->sock, l->sensor, strlen(l->sensor), f) < 0 ||
+	    zmq_send(l->sock, be, 8, f) < 0 ||
+	    zmq_send(l->sock, json, (size_t)n, ZMQ_DONTWAIT) < 0)
+		return; /* not connected: the next one, then */
+	l->beats++;
 }
 
 static void *link_thread(void *arg)
@@ -364,6 +921,7 @@ static void *link_thread(void *arg)
 		struct inrec *in;
 		bool stop;
 		long timeout;
+		uint64_t now;
 
 		/* hold the lock for a pointer swap only; st.backlog still
 		 * counts these records until publish() recounts it */
@@ -378,9 +936,16 @@ static void *link_thread(void *arg)
 			break;
 		send_pass(l);
 		publish(l);
+		disk_maintain(l, false);
+		now = now_ms();
+		if (l->beat_ms > 0 && now >= l->next_beat) {
+			send_beat(l);
+			l->next_beat = now + (uint64_t)l->beat_ms;
+		}
 
 		/* with records out: wake often enough to resend in time and
-		 * to notice a store that came back; idle: sleep until woken */
+		 * to notice a store that came back; idle: sleep until woken
+		 * (or the next heartbeat, or the disk's next sync) */
 		if (l->used == 0)
 			timeout = -1;
 		else if (l->unsent > 0 && l->used - l->unsent < INFLIGHT_MAX)
@@ -388,6 +953,14 @@ static void *link_thread(void *arg)
 		else
 			timeout = (long)(l->resend_ms / 2 > 50 ? 50
 							       : l->resend_ms / 2 + 1);
+		if (l->beat_ms > 0) {
+			long b = (long)(l->next_beat - now);
+			if (timeout < 0 || b < timeout)
+				timeout = b > 0 ? b : 0;
+		}
+		if (l->disk && (l->disk->dirty || l->disk->wm != l->lo) &&
+		    (timeout < 0 || timeout > SYNC_MS))
+			timeout = SYNC_MS;
 		if (zmq_poll(it, 2, timeout) < 0 && errno != EINTR)
 			break; /* the context is being terminated */
 		if (it[1].revents & ZMQ_POLLIN) {
@@ -400,11 +973,50 @@ static void *link_thread(void *arg)
 			read_acks(l);
 		publish(l);
 	}
+	/* what is left stays on disk for the next start */
+	disk_maintain(l, true);
 	publish(l);
 	return NULL;
 }
 
 /* ---------------- lifecycle ---------------- */
+
+static int curve_client(struct mm_link *l, const struct mm_link_opts *o,
+			char *err, size_t errlen)
+{
+	char secret[MM_KEY_Z85_LEN + 1], public[MM_KEY_Z85_LEN + 1],
+		server[MM_KEY_Z85_LEN + 1];
+	int rc = -1;
+
+	if (!o->curve_secret || !o->store_public) {
+		snprintf(err, errlen,
+			 "link: CurveZMQ needs both the sensor's secret key "
+			 "(--curve-secret) and the store's public key "
+			 "(--store-public)");
+		return -1;
+	}
+	if (mm_key_load(o->curve_secret, true, secret, err, errlen) ||
+	    mm_key_load(o->store_public, false, server, err, errlen))
+		goto out;
+	if (zmq_curve_public(public, secret) != 0) {
+		snprintf(err, errlen, "%s: cannot derive the public key: %s",
+			 o->curve_secret, zmq_strerror(errno));
+		goto out;
+	}
+	if (zmq_setsockopt(l->sock, ZMQ_CURVE_SERVERKEY, server,
+			   MM_KEY_Z85_LEN) ||
+	    zmq_setsockopt(l->sock, ZMQ_CURVE_PUBLICKEY, public,
+			   MM_KEY_Z85_LEN) ||
+	    zmq_setsockopt(l->sock, ZMQ_CURVE_SECRETKEY, secret,
+			   MM_KEY_Z85_LEN)) {
+		snprintf(err, errlen, "link: CurveZMQ: %s", zmq_strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	memset(secret, 0, sizeof(secret));
+	return rc;
+}
 
 struct mm_link *mm_link_new(void *zctx, const struct mm_link_opts *o,
 			    char *err, size_t errlen)
@@ -412,6 +1024,7 @@ struct mm_link *mm_link_new(void *zctx, const struct mm_link_opts *o,
 	struct mm_link *l;
 	struct timespec now;
 	pthread_condattr_t ca;
+	uint64_t clock_seq;
 	int v;
 
 	if (!o || !o->endpoint || !o->sensor || !*o->sensor) {
@@ -431,7 +1044,10 @@ struct mm_link *mm_link_new(void *zctx, const struct mm_link_opts *o,
 	l->efd = -1;
 	snprintf(l->sensor, sizeof(l->sensor), "%s", o->sensor);
 	l->spool_max = o->spool_max ? o->spool_max : 100000;
+	l->spool_bytes_max = o->spool_bytes ? o->spool_bytes
+					    : SPOOL_BYTES_DEFAULT;
 	l->resend_ms = o->resend_ms > 0 ? (uint64_t)o->resend_ms : 1000;
+	l->beat_ms = o->beat_ms == 0 ? BEAT_MS_DEFAULT : o->beat_ms;
 	l->in_max = l->spool_max < INBOX_MIN   ? INBOX_MIN
 		    : l->spool_max > INBOX_MAX ? INBOX_MAX
 					       : l->spool_max;
@@ -447,8 +1063,15 @@ struct mm_link *mm_link_new(void *zctx, const struct mm_link_opts *o,
 		goto fail;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
-	l->lo = l->hi = l->next_unsent = l->cursor =
-		(uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
+	clock_seq = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
+	if (o->spool_dir) {
+		if (disk_open(l, o->spool_dir, clock_seq, err, errlen))
+			goto fail;
+	} else {
+		l->lo = l->hi = clock_seq;
+	}
+	l->next_unsent = l->cursor = l->lo;
+	publish(l);
 	l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (l->efd < 0) {
 		snprintf(err, errlen, "link: eventfd: %s", strerror(errno));
@@ -470,6 +1093,9 @@ struct mm_link *mm_link_new(void *zctx, const struct mm_link_opts *o,
 		snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
 		goto fail;
 	}
+	if ((o->curve_secret || o->store_public) &&
+	    curve_client(l, o, err, errlen))
+		goto fail;
 	/* unacknowledged records are in the spool, not in ZeroMQ's queues:
 	 * nothing to wait for at close */
 	v = 0;
@@ -568,6 +1194,7 @@ void mm_link_free(struct mm_link *l)
 		free(l->in_head);
 		l->in_head = n;
 	}
+	disk_close(l->disk);
 	if (l->efd >= 0)
 		close(l->efd);
 	pthread_cond_destroy(&l->cv);

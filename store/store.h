@@ -2,16 +2,26 @@
  * store.h - the zone-aware alert store: SQLite (WAL, prepared statements,
  * batched transactions) behind a ZeroMQ ROUTER socket, and the sensor's
  * side of the link (a DEALER with sequence numbers, acknowledgements and a
- * bounded resend spool: the ZeroMQ Guide's reliability pattern).
+ * bounded resend spool in memory and optionally on disk: the ZeroMQ
+ * Guide's reliability pattern).
  *
  * Wire protocol (multipart messages; every frame is bytes):
  *   sensor -> store:  "MM1" | kind | sensor id | seq (8 bytes, big endian) | JSON
  *       kind: "alert", "hello" (sensor id, site, version, zone file),
- *             "stats", "asset"
+ *             "stats", "asset": records, acknowledged;
+ *             "beat": the link's own counters every few seconds, never
+ *             acknowledged nor resent; its seq frame carries the lowest seq
+ *             the sensor may still send again (everything below it was
+ *             acknowledged and is off its spool for good)
  *   store -> sensor:  "MM1" | "ack" | seq (8 bytes BE) [| seq ...]
  * The store acknowledges a record only after the transaction holding it
  * committed; (sensor, seq) is unique in the store, so a resent record is
  * acknowledged again but stored once.
+ *
+ * Over tcp:// the link may be CurveZMQ-encrypted: the store holds a key
+ * pair and an allow-list of sensor public keys that its ZAP handler
+ * checks (store/keys.c); a sensor holds its own key pair and the store's
+ * public key.  Without keys the store listens on loopback or ipc:// only.
  */
 #ifndef MM_STORE_H
 #define MM_STORE_H
@@ -24,11 +34,37 @@
 
 struct store_db;
 
+/* the store's own alerts (signature ids 2190001...) */
+#define STORE_SIG_SILENT "sensor.silent"
+#define STORE_SIG_RETURNED "sensor.returned"
+
+/*
+ * Called for every alert that makes a new row (not for a repeat counted
+ * on an existing row), inside the open transaction: the caller keeps what
+ * it needs and publishes it only once the transaction committed.
+ * proto is the alert's app_proto, else its transport in lower case, else
+ * "other"; site is the sensor's site ("" when unknown).
+ */
+typedef void store_db_new_alert_fn(void *arg, const char *sensor,
+				   const char *site, int severity,
+				   const char *proto, const char *json,
+				   size_t len);
+
 struct store_db_opts {
 	double aggregate_window; /* seconds; 0 = no aggregation */
+	double retain_days;      /* delete rows stored longer ago; 0 = keep */
+	double retain_mb;        /* keep the used pages under this; 0 = no bound */
+	bool no_check;           /* skip the integrity check at open */
+	store_db_new_alert_fn *on_new_alert;
+	void *arg;
 };
 
-/* open (creating the schema when new); NULL and a message on error */
+/*
+ * Open (creating the file 0600 and the schema when new, upgrading an
+ * older schema).  Refuses, with a message naming the file: a file that is
+ * not a database or fails SQLite's quick_check, a newer schema, a database
+ * another mimamori-store holds, one another program keeps locked.
+ */
 struct store_db *store_db_open(const char *path, const struct store_db_opts *o,
 			       char *err, size_t errlen);
 void store_db_close(struct store_db *db);
@@ -38,10 +74,39 @@ int store_db_commit(struct store_db *db);
  * Store one record of `kind` from `sensor` with sequence `seq`.
  * Returns 1 when stored, 0 when (sensor, seq) was already there (a resend),
  * -1 on error (message in err).  The JSON is the EVE alert for "alert".
+ * Inside a transaction, a database error (-1 with store_db_err_is_record
+ * false) leaves the transaction unusable: roll it back, acknowledge none
+ * of it (the sensors resend).
  */
 int store_db_put(struct store_db *db, const char *kind, const char *sensor,
 		 uint64_t seq, const char *json, size_t len, char *err,
 		 size_t errlen);
+
+/*
+ * The same in two steps, for a server that parses in one thread and
+ * stores in another.  store_rec_parse needs no database, only a parser
+ * (an in-memory SQLite connection for its JSON functions) of the calling
+ * thread's own: NULL when the record is bad (*bad: its own fault,
+ * acknowledge it and forget it) or memory ran out (*bad false: do not
+ * acknowledge).  `sensor` and `json` must stay valid until store_rec_free.
+ */
+enum store_kind {
+	STORE_K_ALERT, STORE_K_HELLO, STORE_K_STATS, STORE_K_ASSET,
+	STORE_K_UNKNOWN
+};
+struct store_parser;
+struct store_parser *store_parser_new(char *err, size_t errlen);
+void store_parser_free(struct store_parser *p);
+struct store_rec;
+struct store_rec *store_rec_parse(struct store_parser *p, const char *kind,
+				  const char *sensor, uint64_t seq,
+				  const char *json, size_t len, bool *bad,
+				  char *err, size_t errlen);
+enum store_kind store_rec_kind(const struct store_rec *r);
+/* 1 stored, 0 a resend, -1 a database error (as store_db_put) */
+int store_db_put_rec(struct store_db *db, const struct store_rec *r,
+		     char *err, size_t errlen);
+void store_rec_free(struct store_rec *r);
 /*
  * After store_db_put() returned -1: true when the record itself is at fault
  * (not JSON, no alert.signature, unknown kind): resending it can never help,
@@ -49,8 +114,45 @@ int store_db_put(struct store_db *db, const char *kind, const char *sensor,
  * full, I/O error): the server must not acknowledge, the sensor resends.
  */
 bool store_db_err_is_record(const struct store_db *db);
-/* roll back an open transaction (after a failed commit); 0 or -1 */
+/* roll back an open transaction; 0 or -1 */
 int store_db_rollback(struct store_db *db);
+
+/*
+ * A sensor's link heartbeat: its counters (JSON), the seq below which it
+ * will never resend, and the name of its CurveZMQ key (NULL: none).
+ * Counts as contact.  0 or -1.
+ */
+int store_db_beat(struct store_db *db, const char *sensor, uint64_t acked_below,
+		  const char *json, size_t len, const char *key_name,
+		  char *err, size_t errlen);
+/* remember which CurveZMQ key a sensor used (on its hello) */
+int store_db_note_key(struct store_db *db, const char *sensor,
+		      const char *key_name);
+
+/*
+ * The sensor.silent check: every sensor whose last contact is older than
+ * `after` seconds before now (and before `since`, the store's own start,
+ * in seconds since the epoch: a store that was down itself does not blame
+ * the sensors) becomes one sensor.silent alert, once per silence.  A
+ * sensor heard again gets a sensor.returned alert and the silent row's
+ * last_ts is set to the moment it came back.  Returns the number of new
+ * silences, or -1.  Opens its own transaction unless one is open.
+ */
+int store_db_check_silence(struct store_db *db, double after, int64_t since,
+			   char *err, size_t errlen);
+
+/*
+ * One bounded step of retention: at most `max_rows` of the oldest alert
+ * rows stored more than retain_days ago, or (when the used pages exceed
+ * retain_mb) the oldest rows whatever their age, and at most `max_rows`
+ * (sensor, seq) rows that no sensor can resend any more.  Its own
+ * transaction: call it between batches, never inside one.  Returns the
+ * rows deleted (0: nothing to do), or -1.
+ */
+long store_db_retention_step(struct store_db *db, int max_rows, char *err,
+			     size_t errlen);
+/* bytes in use (pages not on the free list) */
+int64_t store_db_used_bytes(struct store_db *db);
 
 /*
  * Parse an ISO 8601 timestamp as EVE writes it: "2015-10-22T10:00:01.123456Z",
@@ -59,6 +161,70 @@ int store_db_rollback(struct store_db *db);
  * since the epoch, or -1.
  */
 int store_ts_parse(const char *s, int64_t *sec, int64_t *usec);
+
+/* ---------------- keys (store/keys.c) ---------------- */
+
+#define MM_KEY_Z85_LEN 40
+
+/*
+ * Write a new CurveZMQ key pair: DIR/NAME.key (the secret, mode 0600) and
+ * DIR/NAME.pub (the public key).  DIR is created 0700 when missing.
+ * Never overwrites a file.  0, or -1 with a message.
+ */
+int mm_keygen(const char *dir, const char *name, char *err, size_t errlen);
+/*
+ * Read a key file (the first line that is not blank or a '#' comment
+ * holds the Z85 key).  secret: the file must not be readable by group or
+ * others.  z85 receives 41 bytes.  0, or -1 with a message.
+ */
+int mm_key_load(const char *path, bool secret, char *z85, char *err,
+		size_t errlen);
+
+/* the sensors a store accepts: their public keys, each with a name */
+struct mm_allow;
+/*
+ * An allow-list from a directory (every *.pub file: the name is the file
+ * name without .pub) or from one file (lines "KEY [NAME]", '#' comments).
+ * NULL and a message when unreadable or holding no key.
+ */
+struct mm_allow *mm_allow_load(const char *path, char *err, size_t errlen);
+/* the name of a 32-byte public key, or NULL when not allowed */
+const char *mm_allow_find(const struct mm_allow *a, const uint8_t key[32]);
+size_t mm_allow_count(const struct mm_allow *a);
+void mm_allow_free(struct mm_allow *a);
+
+/* ---------------- syslog forwarding (store/forward.c) ---------------- */
+
+struct store_fwd;
+
+enum store_fwd_format { STORE_FWD_JSON, STORE_FWD_CEF };
+
+/*
+ * A forwarder to syslog: target "udp://HOST:PORT", "tcp://HOST:PORT" (RFC
+ * 5424 messages; RFC 6587 octet counting over TCP) or "unix:///dev/log"
+ * (the local socket, a datagram each).  Its own thread sends; the store
+ * only queues (at most queue_max messages, the excess counted as dropped),
+ * so a slow or dead syslog server never holds up ingestion.
+ */
+struct store_fwd *store_fwd_new(const char *target, enum store_fwd_format f,
+				int queue_max, char *err, size_t errlen);
+/* queue one EVE alert (copied); never blocks; -1 when dropped */
+int store_fwd_push(struct store_fwd *f, const char *site, const char *json,
+		   size_t len);
+struct store_fwd_stats {
+	uint64_t queued, sent, dropped, errors;
+};
+void store_fwd_stats(struct store_fwd *f, struct store_fwd_stats *st);
+/* send what is queued for at most `drain_ms`, then stop and free */
+void store_fwd_free(struct store_fwd *f, int drain_ms);
+/*
+ * The message for one alert, without the syslog header: the EVE JSON
+ * (with "site" added) or a CEF line.  Returns a malloc'ed string and the
+ * syslog severity (RFC 5424: 2 critical ... 5 notice) in *sev, or NULL.
+ */
+char *store_fwd_format(enum store_fwd_format f, const char *site,
+		       const char *json, size_t len, int *sev, char *ts,
+		       size_t tslen);
 
 /* ---------------- ZeroMQ store server (store/server.c) ---------------- */
 
@@ -71,6 +237,16 @@ struct store_server_opts {
 	int batch_max;            /* records per transaction, at most */
 	int batch_ms;             /* longest wait before a batch commits */
 	bool quiet;               /* no start-up line (the embedded store) */
+	double retain_days;       /* 0: keep everything */
+	double retain_mb;         /* 0: no size bound */
+	double silent_after;      /* seconds without contact: sensor.silent;
+				     0: default (300); < 0: never */
+	const char *curve_secret; /* the store's secret key file (CurveZMQ) */
+	const char *allow;        /* allow-list: a directory of *.pub or a file */
+	const char *publish;      /* PUB endpoint for live subscribers */
+	const char *syslog;       /* forward new alerts: udp://, tcp://, unix:// */
+	enum store_fwd_format syslog_format;
+	int syslog_queue;         /* messages queued at most (default 10000) */
 };
 
 /*
@@ -94,6 +270,8 @@ void store_server_request_stop(struct store_server *s);
 void store_server_free(struct store_server *s);
 /* the endpoint actually bound ("tcp://127.0.0.1:*" resolves to its port) */
 const char *store_server_endpoint(const struct store_server *s);
+/* the PUB endpoint actually bound, or NULL */
+const char *store_server_publish_endpoint(const struct store_server *s);
 
 struct store_server_stats {
 	uint64_t stored;     /* records newly stored */
@@ -104,6 +282,14 @@ struct store_server_stats {
 	uint64_t batches;    /* transactions committed */
 	uint64_t acks;       /* seqs acknowledged */
 	uint64_t ack_drops;  /* ack messages the socket refused (peer gone) */
+	uint64_t beats;      /* sensor heartbeats */
+	uint64_t refused;    /* CurveZMQ handshakes with a key not allowed */
+	uint64_t silent;     /* sensor.silent alerts made */
+	uint64_t retained;   /* rows deleted by retention */
+	uint64_t published;  /* alerts sent on the PUB socket */
+	uint64_t pub_drops;  /* refused by the PUB socket */
+	uint64_t forwarded;  /* queued for syslog */
+	uint64_t fwd_drops;  /* syslog queue full */
 };
 /* a consistent-enough snapshot (each counter read atomically) */
 void store_server_stats(const struct store_server *s,
@@ -118,15 +304,28 @@ struct mm_link_opts {
 	const char *sensor;     /* sensor id */
 	size_t spool_max;       /* unacknowledged records kept at most */
 	int resend_ms;          /* resend what is unacknowledged after this */
+	/* bytes of unacknowledged records kept at most (memory, and disk
+	 * with spool_dir); 0: 256 MiB */
+	size_t spool_bytes;
+	/* keep unacknowledged records on disk too, in this directory (made
+	 * 0700; files 0600), so a sensor restart loses nothing; NULL: memory */
+	const char *spool_dir;
+	int beat_ms;            /* heartbeat period; 0: 10 s; < 0: none */
+	const char *curve_secret;  /* the sensor's secret key file */
+	const char *store_public;  /* the store's public key file */
 };
 
 struct mm_link_stats {
-	uint64_t queued;        /* records handed to the link */
+	uint64_t queued;        /* records handed to the link (+ recovered) */
 	uint64_t sent;          /* first sends */
 	uint64_t resent;
 	uint64_t acked;
 	uint64_t dropped;       /* lost to a full queue or spool: counted */
 	uint64_t backlog;       /* unacknowledged now */
+	uint64_t spool_bytes;   /* bytes of unacknowledged records held */
+	uint64_t recovered;     /* records read back from the disk spool */
+	uint64_t disk_errors;   /* disk spool writes that failed */
+	uint64_t beats;         /* heartbeats sent */
 };
 
 struct mm_link *mm_link_new(void *zctx, const struct mm_link_opts *o,
@@ -149,11 +348,15 @@ void mm_link_free(struct mm_link *l);
 /*
  * Notes on the link (link.c):
  *  - `queued` counts every record handed to mm_link_send, the refused ones
- *    too, so queued == acked + dropped + backlog at any time.
+ *    too, and the records recovered from the disk spool at start, so
+ *    queued == acked + dropped + backlog at any time.
  *  - seqs start at the wall clock in microseconds when the link is made,
- *    so a restarted sensor does not reuse a (sensor, seq) of its last life.
+ *    so a restarted sensor does not reuse a (sensor, seq) of its last
+ *    life; with a disk spool they go on from where the last life stopped.
  *  - a "hello" goes out before any record still unsent.
  *  - mm_link_send may be called from several threads.
+ *  - with a disk spool, what is still unacknowledged at mm_link_free stays
+ *    on disk and goes out after the next start.
  * Embedded store (one process, inproc://, one zmq context): stop in this
  * order: mm_link_flush, mm_link_free, store_server_stop, store_server_free,
  * then zmq_ctx_term (every socket must be closed before it returns).

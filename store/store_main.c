@@ -3,10 +3,15 @@
  * sensors on other machines or in other processes.
  *
  *   mimamori-store --listen ENDPOINT --db FILE [--aggregate SECONDS]
- *                  [--batch N] [--batch-ms MS]
+ *                  [--batch N] [--batch-ms MS] [--retain-days D]
+ *                  [--retain-mb M] [--silent-after S]
+ *                  [--curve-secret FILE --allow DIR_OR_FILE]
+ *                  [--publish ENDPOINT] [--syslog TARGET
+ *                  [--syslog-format json|cef]]
  *
  * Runs in the foreground until SIGINT or SIGTERM, then commits what it
- * holds and exits 0.
+ * holds and exits 0.  Files it creates are private to its user (umask
+ * 077): the database holds the plant's alerts.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "store.h"
 
@@ -29,22 +35,38 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: mimamori-store --listen ENDPOINT --db FILE "
-		"[--aggregate SECONDS] [--batch N] [--batch-ms MS]\n"
+		"usage: mimamori-store --listen ENDPOINT --db FILE [options]\n"
 		"\n"
 		"Receive alerts, asset updates and sensor stats from mimamorid\n"
 		"sensors over ZeroMQ and keep them in a SQLite database.\n"
 		"\n"
 		"  -l, --listen ENDPOINT  where sensors connect: tcp://127.0.0.1:7650,\n"
-		"                         ipc:///run/mimamori/store.sock\n"
-		"                         (tcp only on loopback until CurveZMQ keys)\n"
-		"  -d, --db FILE          SQLite database, created when missing\n"
+		"                         ipc:///run/mimamori/store.sock; without\n"
+		"                         CurveZMQ keys tcp:// only on loopback\n"
+		"  -d, --db FILE          SQLite database, created (0600) when missing\n"
 		"  -a, --aggregate SECS   repeats of one alert (same sensor, signature,\n"
 		"                         source, destination and port) within SECS of\n"
 		"                         each other become one row with a count\n"
 		"                         (default 60; 0 keeps every alert)\n"
 		"  -b, --batch N          records per transaction at most (default 1000)\n"
 		"      --batch-ms MS      longest wait before a batch commits (default 50)\n"
+		"      --retain-days D    delete alert rows stored more than D days ago\n"
+		"      --retain-mb M      keep the database's used pages under M MiB,\n"
+		"                         deleting the oldest alert rows (both: in small\n"
+		"                         steps between batches, never holding up sensors)\n"
+		"      --silent-after S   a sensor not heard from for S seconds becomes a\n"
+		"                         sensor.silent alert (default 300; 0: never)\n"
+		"      --curve-secret FILE  the store's CurveZMQ secret key (mimamori keygen)\n"
+		"      --allow DIR|FILE   the sensors' public keys: a directory of *.pub\n"
+		"                         files, or a file of \"KEY [NAME]\" lines; any\n"
+		"                         other key is refused and logged\n"
+		"      --publish ENDPOINT live alerts on a PUB socket, topics\n"
+		"                         alert.<severity>.<protocol> (mimamori tail)\n"
+		"      --syslog TARGET    forward new alerts: udp://HOST:PORT,\n"
+		"                         tcp://HOST:PORT (RFC 5424) or unix:///dev/log\n"
+		"      --syslog-format F  json (the EVE record, default) or cef\n"
+		"      --syslog-queue N   messages held for a slow syslog at most\n"
+		"                         (default 10000; beyond: counted, dropped)\n"
 		"  -h, --help             this text\n");
 }
 
@@ -75,6 +97,15 @@ int main(int argc, char **argv)
 		{"aggregate", required_argument, NULL, 'a'},
 		{"batch", required_argument, NULL, 'b'},
 		{"batch-ms", required_argument, NULL, 'm'},
+		{"retain-days", required_argument, NULL, 'R'},
+		{"retain-mb", required_argument, NULL, 'M'},
+		{"silent-after", required_argument, NULL, 'S'},
+		{"curve-secret", required_argument, NULL, 'k'},
+		{"allow", required_argument, NULL, 'A'},
+		{"publish", required_argument, NULL, 'p'},
+		{"syslog", required_argument, NULL, 'y'},
+		{"syslog-format", required_argument, NULL, 'F'},
+		{"syslog-queue", required_argument, NULL, 'Q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -113,6 +144,49 @@ int main(int argc, char **argv)
 				return 2;
 			o.batch_ms = (int)v;
 			break;
+		case 'R':
+			if (parse_num("--retain-days", optarg, 0, 36500, &v))
+				return 2;
+			o.retain_days = v;
+			break;
+		case 'M':
+			if (parse_num("--retain-mb", optarg, 0, 1e9, &v))
+				return 2;
+			o.retain_mb = v;
+			break;
+		case 'S':
+			if (parse_num("--silent-after", optarg, 0, 86400 * 30, &v))
+				return 2;
+			o.silent_after = v > 0 ? v : -1;
+			break;
+		case 'k':
+			o.curve_secret = optarg;
+			break;
+		case 'A':
+			o.allow = optarg;
+			break;
+		case 'p':
+			o.publish = optarg;
+			break;
+		case 'y':
+			o.syslog = optarg;
+			break;
+		case 'F':
+			if (!strcmp(optarg, "json"))
+				o.syslog_format = STORE_FWD_JSON;
+			else if (!strcmp(optarg, "cef"))
+				o.syslog_format = STORE_FWD_CEF;
+			else {
+				fprintf(stderr, "mimamori-store: --syslog-format "
+					"is json or cef, not \"%s\"\n", optarg);
+				return 2;
+			}
+			break;
+		case 'Q':
+			if (parse_num("--syslog-queue", optarg, 1, 1e7, &v))
+				return 2;
+			o.syslog_queue = (int)v;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -141,6 +215,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	/* the database, its WAL and anything else made here: owner only */
+	umask(077);
 	g_server = store_server_new(NULL, &o, err, sizeof(err));
 	if (!g_server) {
 		fprintf(stderr, "mimamori-store: %s\n", err);
@@ -167,6 +243,16 @@ int main(int argc, char **argv)
 		(unsigned long long)st.db_errors,
 		(unsigned long long)st.malformed,
 		(unsigned long long)st.batches);
+	fprintf(stderr,
+		"mimamori-store: %llu heartbeats, %llu connections refused, "
+		"%llu sensor.silent, %llu rows retired, %llu published "
+		"(%llu dropped), %llu to syslog (%llu dropped)\n",
+		(unsigned long long)st.beats, (unsigned long long)st.refused,
+		(unsigned long long)st.silent, (unsigned long long)st.retained,
+		(unsigned long long)st.published,
+		(unsigned long long)st.pub_drops,
+		(unsigned long long)st.forwarded,
+		(unsigned long long)st.fwd_drops);
 	store_server_free(g_server);
 	g_server = NULL;
 	return rc == 0 ? 0 : 1;

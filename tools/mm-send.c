@@ -3,6 +3,10 @@
  * sensor's reliable link.  For tests and for loading sample data:
  *
  *   mm-send --connect tcp://127.0.0.1:7650 --sensor box1 < records
+ *   mm-send ... --spool-dir DIR   (unacknowledged records kept on disk: a
+ *                                  later mm-send with the same DIR sends
+ *                                  them, as a restarted sensor does)
+ *   mm-send ... --curve-secret sensor.key --store-public store.pub
  *
  * One record per line: a JSON object (sent as an "alert"), or a kind, one
  * space, and a JSON object ("hello {...}", "stats {...}", "asset {...}").
@@ -19,7 +23,9 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: mm-send --connect ENDPOINT --sensor ID "
-		   "[--timeout MS] [--resend MS] [--spool N] < records\n");
+		   "[--timeout MS] [--resend MS] [--spool N] [--spool-bytes N]\n"
+		   "               [--spool-dir DIR] [--beat MS] "
+		   "[--curve-secret FILE --store-public FILE] < records\n");
 }
 
 int main(int argc, char **argv)
@@ -30,6 +36,11 @@ int main(int argc, char **argv)
 		{"timeout", required_argument, NULL, 't'},
 		{"resend", required_argument, NULL, 'r'},
 		{"spool", required_argument, NULL, 'n'},
+		{"spool-bytes", required_argument, NULL, 'B'},
+		{"spool-dir", required_argument, NULL, 'D'},
+		{"beat", required_argument, NULL, 'b'},
+		{"curve-secret", required_argument, NULL, 'k'},
+		{"store-public", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -49,6 +60,11 @@ int main(int argc, char **argv)
 		case 't': timeout = atoi(optarg); break;
 		case 'r': o.resend_ms = atoi(optarg); break;
 		case 'n': o.spool_max = (size_t)atol(optarg); break;
+		case 'B': o.spool_bytes = (size_t)atol(optarg); break;
+		case 'D': o.spool_dir = optarg; break;
+		case 'b': o.beat_ms = atoi(optarg); break;
+		case 'k': o.curve_secret = optarg; break;
+		case 'p': o.store_public = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -88,10 +104,11 @@ int main(int argc, char **argv)
 	mm_link_stats(l, &st);
 	fprintf(stderr,
 		"mm-send: %llu queued, %llu sent, %llu resent, %llu acked, "
-		"%llu dropped, %llu left\n",
+		"%llu dropped, %llu left, %llu recovered\n",
 		(unsigned long long)st.queued, (unsigned long long)st.sent,
 		(unsigned long long)st.resent, (unsigned long long)st.acked,
-		(unsigned long long)st.dropped, (unsigned long long)left);
+		(unsigned long long)st.dropped, (unsigned long long)left,
+		(unsigned long long)st.recovered);
 	mm_link_free(l);
 	return left == 0 && st.dropped == 0 ? 0 : 1;
 }

@@ -151,7 +151,7 @@ static void test_schema(void **state)
 	char buf[64];
 
 	store_db_close(d);
-	assert_int_equal(q1(f->db, "PRAGMA user_version"), 1);
+	assert_int_equal(q1(f->db, "PRAGMA user_version"), 2);
 	assert_string_equal(qs(f->db, "PRAGMA journal_mode", buf, sizeof(buf)),
 			    "wal");
 	assert_int_equal(q1(f->db, "SELECT count(*) FROM sqlite_master WHERE "
@@ -160,7 +160,7 @@ static void test_schema(void **state)
 			 4);
 	assert_int_equal(q1(f->db, "SELECT count(*) FROM sqlite_master WHERE "
 				   "type='index' AND name LIKE 'alerts_%'"),
-			 6);
+			 5);
 	/* reopening an existing store keeps it */
 	d = open_db(f, 0);
 	assert_int_equal(put_alert(d, 1, "2015-10-22T10:00:01.123456Z", "a.b",

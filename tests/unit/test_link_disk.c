@@ -1,0 +1,401 @@
+/*
+ * test_link_disk.c - the link's disk spool and heartbeats: records left
+ * unacknowledged survive the link's end (a sensor restart) and are sent,
+ * with their own seqs, by the next link on the same directory; stored
+ * once even when some were already stored; a torn last record is cut;
+ * the directory and files are private; one sensor per directory; the
+ * byte bound counts what it drops; heartbeats carry the backlog.
+ * Real files, real ZeroMQ sockets, real SQLite.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <zmq.h>
+
+#include "../../store/store.h"
+
+struct fx {
+	char dir[64];
+	char db[128];
+	char spool[128];
+	char ep[64];
+};
+
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	int port = free_port();
+
+	if (!f || port < 0)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mm-test-spool.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->db, sizeof(f->db), "%s/store.db", f->dir);
+	snprintf(f->spool, sizeof(f->spool), "%s/spool", f->dir);
+	snprintf(f->ep, sizeof(f->ep), "tcp://127.0.0.1:%d", port);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0) {
+		/* left in /tmp */
+	}
+	free(f);
+	return 0;
+}
+
+static long long q1(const char *db, const char *sql)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL),
+			 SQLITE_OK);
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(h));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
+}
+
+static struct store_server *server(struct fx *f)
+{
+	struct store_server_opts so = {.endpoint = f->ep,
+				       .db_path = f->db,
+				       .batch_max = 100,
+				       .batch_ms = 10};
+	char err[512];
+	struct store_server *s = store_server_new(NULL, &so, err, sizeof(err));
+
+	if (!s)
+		fail_msg("store_server_new: %s", err);
+	assert_int_equal(store_server_start_thread(s), 0);
+	return s;
+}
+
+static struct mm_link *disk_link(struct fx *f, size_t spool, size_t bytes,
+				 int beat_ms)
+{
+	struct mm_link_opts lo = {.endpoint = f->ep,
+				  .sensor = "box1",
+				  .spool_max = spool,
+				  .spool_bytes = bytes,
+				  .resend_ms = 200,
+				  .spool_dir = f->spool,
+				  .beat_ms = beat_ms};
+	char err[512];
+	struct mm_link *l = mm_link_new(NULL, &lo, err, sizeof(err));
+
+	if (!l)
+		fail_msg("mm_link_new: %s", err);
+	return l;
+}
+
+static int send_alerts(struct mm_link *l, int first, int n)
+{
+	char j[512];
+	int ok = 0;
+
+	for (int i = first; i < first + n; i++) {
+		int len = snprintf(
+			j, sizeof(j),
+			"{\"timestamp\":\"2015-10-22T10:%02d:%02d.000000Z\","
+			"\"event_type\":\"alert\",\"src_ip\":\"10.3.0.30\","
+			"\"dest_ip\":\"10.10.2.10\",\"dest_port\":502,"
+			"\"n\":%d,\"alert\":{\"signature\":\"t.n\","
+			"\"severity\":3}}",
+			i / 60 % 60, i % 60, i);
+		if (mm_link_send(l, "alert", j, (size_t)len) == 0)
+			ok++;
+	}
+	return ok;
+}
+
+static void assert_consistent(struct mm_link *l)
+{
+	struct mm_link_stats st;
+
+	mm_link_stats(l, &st);
+	assert_int_equal(st.queued, st.acked + st.dropped + st.backlog);
+}
+
+/* every alert 0..n-1 stored exactly once */
+static void assert_once(const char *db, long long n)
+{
+	assert_int_equal(q1(db, "SELECT count(*) FROM alerts"), n);
+	assert_int_equal(q1(db, "SELECT count(DISTINCT json_extract(eve,'$.n'))"
+				" FROM alerts"),
+			 n);
+	assert_int_equal(q1(db, "SELECT count(DISTINCT seq) FROM alerts"), n);
+}
+
+static int count_segments(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "seg-", 4))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* no store at all: the records wait on disk through a "restart" */
+static void test_restart_no_store(void **state)
+{
+	struct fx *f = *state;
+	struct mm_link *l = disk_link(f, 1000, 0, -1);
+	struct mm_link_stats st;
+	struct store_server *s;
+	struct stat sb;
+	char p[200];
+	enum { N = 300 };
+
+	assert_int_equal(send_alerts(l, 0, N), N);
+	assert_int_equal(mm_link_flush(l, 200), N);
+	mm_link_free(l); /* the sensor stops with everything unsent */
+
+	/* private: the directory 0700, the files 0600 */
+	assert_int_equal(stat(f->spool, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	assert_true(count_segments(f->spool) >= 1);
+	snprintf(p, sizeof(p), "%s/state", f->spool);
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+
+	/* the next life reads them back and, once a store is there, sends */
+	l = disk_link(f, 1000, 0, -1);
+	mm_link_stats(l, &st);
+	assert_int_equal(st.recovered, N);
+	assert_int_equal(st.backlog, N);
+	assert_consistent(l);
+	assert_int_equal(send_alerts(l, N, 20), 20);
+	s = server(f);
+	assert_int_equal(mm_link_flush(l, 8000), 0);
+	mm_link_stats(l, &st);
+	assert_int_equal(st.acked, N + 20);
+	assert_consistent(l);
+	mm_link_free(l);
+	store_server_free(s);
+	assert_once(f->db, N + 20);
+	/* everything acknowledged: no segment left behind */
+	assert_int_equal(count_segments(f->spool), 0);
+
+	/* a third life has nothing to send, and new seqs above the old */
+	l = disk_link(f, 1000, 0, -1);
+	mm_link_stats(l, &st);
+	assert_int_equal(st.recovered, 0);
+	s = server(f);
+	assert_int_equal(send_alerts(l, N + 20, 5), 5);
+	assert_int_equal(mm_link_flush(l, 8000), 0);
+	mm_link_free(l);
+	store_server_free(s);
+	assert_once(f->db, N + 25);
+}
+
+/* some stored before the stop, some not: each stored once after */
+static void test_restart_half_acked(void **state)
+{
+	struct fx *f = *state;
+	struct store_server *s = server(f);
+	struct mm_link *l = disk_link(f, 5000, 0, -1);
+	struct mm_link_stats st;
+	enum { N1 = 500, N2 = 2000 };
+
+	assert_int_equal(send_alerts(l, 0, N1), N1);
+	assert_int_equal(mm_link_flush(l, 8000), 0);
+	/* a burst, and the store goes while it is in flight */
+	assert_int_equal(send_alerts(l, N1, N2), N2);
+	usleep(3000);
+	store_server_free(s);
+	mm_link_free(l);
+
+	l = disk_link(f, 5000, 0, -1);
+	mm_link_stats(l, &st);
+	/* at most what was not yet known to be acknowledged comes back */
+	assert_true(st.recovered <= N2 + 0u);
+	s = server(f);
+	assert_int_equal(mm_link_flush(l, 8000), 0);
+	assert_consistent(l);
+	mm_link_free(l);
+	store_server_free(s);
+	assert_once(f->db, N1 + N2);
+}
+
+/* a crash in the middle of writing a record: it is cut, the rest kept */
+static void test_torn_tail(void **state)
+{
+	struct fx *f = *state;
+	struct mm_link *l = disk_link(f, 1000, 0, -1);
+	struct mm_link_stats st;
+	struct store_server *s;
+	DIR *d;
+	struct dirent *de;
+	char p[512] = "";
+	FILE *fp;
+
+	assert_int_equal(send_alerts(l, 0, 10), 10);
+	mm_link_flush(l, 100);
+	mm_link_free(l);
+	d = opendir(f->spool);
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "seg-", 4))
+			snprintf(p, sizeof(p), "%s/%s", f->spool, de->d_name);
+	closedir(d);
+	assert_true(p[0]);
+	fp = fopen(p, "ab");
+	fwrite("MMS1\x40\x00\x00\x00half a record", 1, 21, fp);
+	fclose(fp);
+	l = disk_link(f, 1000, 0, -1);
+	mm_link_stats(l, &st);
+	assert_int_equal(st.recovered, 10);
+	s = server(f);
+	assert_int_equal(mm_link_flush(l, 8000), 0);
+	mm_link_free(l);
+	store_server_free(s);
+	assert_once(f->db, 10);
+}
+
+static void test_spool_dir_rules(void **state)
+{
+	struct fx *f = *state;
+	struct mm_link_opts lo = {.endpoint = f->ep, .sensor = "box1",
+				  .spool_max = 10, .spool_dir = f->spool,
+				  .beat_ms = -1};
+	struct mm_link *l = disk_link(f, 10, 0, -1), *l2;
+	char err[512] = "";
+
+	/* one sensor per directory */
+	l2 = mm_link_new(NULL, &lo, err, sizeof(err));
+	assert_null(l2);
+	assert_non_null(strstr(err, "in use by another sensor"));
+	mm_link_free(l);
+	/* a directory others may read is refused */
+	chmod(f->spool, 0755);
+	l2 = mm_link_new(NULL, &lo, err, sizeof(err));
+	assert_null(l2);
+	assert_non_null(strstr(err, "chmod 700"));
+}
+
+/* the byte bound: what exceeds it is dropped and counted */
+static void test_spool_bytes(void **state)
+{
+	struct fx *f = *state;
+	struct mm_link *l = disk_link(f, 10000, 20000, -1);
+	struct mm_link_stats st;
+	struct store_server *s;
+	int kept;
+
+	assert_int_equal(send_alerts(l, 0, 1000), 1000);
+	for (int i = 0; i < 300; i++) {
+		mm_link_stats(l, &st);
+		if (st.backlog + st.dropped == 1000 && st.backlog < 1000)
+			break;
+		usleep(10000);
+	}
+	assert_true(st.dropped > 0);
+	assert_true(st.spool_bytes <= 20000);
+	assert_consistent(l);
+	kept = (int)st.backlog;
+	s = server(f);
+	assert_int_equal(mm_link_flush(l, 8000), 0);
+	mm_link_free(l);
+	store_server_free(s);
+	assert_int_equal(q1(f->db, "SELECT count(*) FROM alerts"), kept);
+}
+
+/* heartbeats: the store learns the backlog while records wait */
+static void test_beats(void **state)
+{
+	struct fx *f = *state;
+	struct store_server *s = server(f);
+	struct store_server_stats ss;
+	struct mm_link *l;
+	struct mm_link_opts lo = {.endpoint = f->ep, .sensor = "box1",
+				  .spool_max = 100, .resend_ms = 200,
+				  .beat_ms = 50};
+	char err[256];
+
+	l = mm_link_new(NULL, &lo, err, sizeof(err));
+	assert_non_null(l);
+	assert_int_equal(send_alerts(l, 0, 3), 3);
+	assert_int_equal(mm_link_flush(l, 5000), 0);
+	for (int i = 0; i < 200; i++) {
+		store_server_stats(s, &ss);
+		if (ss.beats >= 3)
+			break;
+		usleep(10000);
+	}
+	assert_true(ss.beats >= 3);
+	mm_link_free(l);
+	store_server_free(s);
+	assert_int_equal(q1(f->db, "SELECT json_extract(link, '$.backlog') "
+				   "FROM sensors"),
+			 0);
+	assert_int_equal(q1(f->db, "SELECT json_extract(link, '$.queued') "
+				   "FROM sensors"),
+			 3);
+	assert_true(q1(f->db, "SELECT acked_below FROM sensors") > 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_restart_no_store, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_restart_half_acked, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spool_dir_rules, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_spool_bytes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_beats, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
