@@ -234,8 +234,18 @@ static int drop_ids(char *err, size_t errlen)
 		return errf(err, errlen, "setgroups", NULL);
 	if (setresgid(pv.gid, pv.gid, pv.gid) < 0)
 		return errf(err, errlen, "setresgid", NULL);
+	/* ambient capabilities would survive the change of user */
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	if (setresuid(pv.uid, pv.uid, pv.uid) < 0)
 		return errf(err, errlen, "setresuid", NULL);
+	/* the kernel cleared the permitted and effective sets; an inheritable
+	 * set some container runtimes leave goes too */
+	if (caps_empty() == 0) {
+		struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+		struct __user_cap_data_struct d[2];
+		memset(d, 0, sizeof(d));
+		(void)syscall(SYS_capset, &h, d);
+	}
 	/* trust, but verify: every id changed, and none can be had back */
 	if (getresuid(&r, &e, &s) < 0 || r != pv.uid || e != pv.uid ||
 	    s != pv.uid || getresgid(&rg, &eg, &sg) < 0 || rg != pv.gid ||
