@@ -85,13 +85,14 @@ grep -q "listening on tcp://127.0.0.1:" "$T/store.log" &&
 
 A='"event_type":"alert","proto":"TCP"'
 {
-	echo 'hello {"sensor":"box1","site":"第1工場","version":"0.9","zones_file":"/etc/mimamori/zones.yaml","zones_yaml":"zones: []"}'
+	# printf: dash's echo would turn the JSON's \n escapes into newlines
+	printf '%s\n' 'hello {"sensor":"box1","site":"第1工場","version":"0.9","zones_file":"/etc/mimamori/zones.yaml","zones_yaml":"zones:\n  - { id: seisan_kanri, name: 生産管理・監視, archetype: seisan_kanri, strength: medium, networks: [10.3.0.0/24] }\n  - { id: joho, archetype: joho, strength: minimum, networks: [10.1.0.0/16] }\n  - { id: seigyo_line9, name: 制御系 ライン9, archetype: seigyo, strength: high, networks: [10.10.9.0/24] }\n"}'
 	# a polling loop violating a conduit every 100 ms: one row, count 6
 	for i in 0 1 2 3 4 5; do
 		echo '{"timestamp":"2015-10-22T10:00:01.'$i'00000Z",'"$A"',"src_ip":"10.3.0.30","src_port":50123,"dest_ip":"10.10.2.10","dest_port":502,"app_proto":"modbus","src_zone":"seisan_kanri","dest_zone":"制御系ライン2","alert":{"signature":"zone.op_not_allowed","category":"Policy Violation","severity":2}}'
 	done
 	echo '{"timestamp":"2015-10-22T11:00:00.000000Z",'"$A"',"src_ip":"192.168.9.9","src_port":40000,"dest_ip":"10.10.2.10","dest_port":102,"app_proto":"s7comm","src_zone":null,"dest_zone":"制御系ライン2","alert":{"signature":"s7comm.plc_stop","category":"Attempted Administrator Privilege Gain","severity":1}}'
-	echo '{"timestamp":"2015-10-23T01:00:00.000000Z","event_type":"alert","proto":"UDP","src_ip":"10.1.0.5","dest_ip":"10.10.1.1","app_proto":"bacnet","src_zone":"joho","dest_zone":"setsubi","alert":{"signature":"zone.no_conduit","severity":3}}'
+	echo '{"timestamp":"2015-10-23T01:00:00.000000Z","event_type":"alert","proto":"UDP","src_ip":"10.1.0.5","dest_ip":"10.10.1.1","app_proto":"bacnet","src_zone":"joho","dest_zone":"setsubi","alert":{"signature":"zone.no_conduit","category":"Policy, \"no\" conduit","severity":3}}'
 	echo '{"this is": not json'
 	echo 'stats {"capture":{"packets":123456,"drops":3},"flows":77}'
 	echo 'asset {"ip":"10.10.2.10","mac":"00:11:22:33:44:55","zone":"制御系ライン2","vendor":"Acme","model":"PLC-9"}'
@@ -186,24 +187,31 @@ echo "not a database at all, just some text that is long enough" >"$T/text.db"
 # ---- mimamori zones ----
 "$CLI" zones --db "$DB" >"$T/zones" 2>&1
 [ $? -eq 0 ] && pass zones_runs || fail zones_runs "$(cat "$T/zones")"
-# destination section: 制御系ライン2 has one sev1, one sev2, 2 rows, 7 events
-sed -n '/By destination/,/By source/p' "$T/zones" |
-	grep -Eq "^制御系ライン2 +1 +1 +0 +0 +2 +7$" &&
-	pass zones_dest_counts || fail zones_dest_counts "$(cat "$T/zones")"
-sed -n '/By source/,$p' "$T/zones" | grep -Eq "^seisan_kanri +0 +1 +0 +0 +1 +6$" &&
-	sed -n '/By source/,$p' "$T/zones" | grep -Eq "^- +1 +0 +0 +0 +1 +1$" &&
-	pass zones_src_counts || fail zones_src_counts "$(cat "$T/zones")"
+# per (site, zone): name and strength from the sensor's zone file, hosts
+# seen, alert rows touching the zone (either side) by severity, events
+grep -Eq "^第1工場 +制御系ライン2 +- +1 +1 +1 +0 +0 +2 +7$" "$T/zones" &&
+	pass zones_counts_either_side || fail zones_counts_either_side "$(cat "$T/zones")"
+grep -Eq "^第1工場 +seisan_kanri +生産管理・監視 +medium 中 +1 +0 +1 +0 +0 +1 +6$" "$T/zones" &&
+	grep -Eq "^第1工場 +joho +joho +minimum 最低限 +1 +0 +0 +1 +0 +1 +1$" "$T/zones" &&
+	pass zones_name_strength || fail zones_name_strength "$(cat "$T/zones")"
+# a zone of the file with no alert is listed too; "in no zone" last
+grep -Eq "^第1工場 +seigyo_line9 +制御系 ライン9 +high 高 +0 +0 +0 +0 +0 +0 +0$" "$T/zones" &&
+	[ "$(grep -c '^第1工場' "$T/zones")" -eq 6 ] &&
+	grep '^第1工場' "$T/zones" | tail -1 | grep -Eq "^第1工場 +- " &&
+	pass zones_all_listed || fail zones_all_listed "$(cat "$T/zones")"
 "$CLI" zones --db "$DB" --json >"$T/zones.json" 2>&1
-[ "$(wc -l <"$T/zones.json")" -eq 5 ] &&
-	grep -q '{"side":"dest","zone":"制御系ライン2","sev1":1,"sev2":1,"sev3":0,"sev4":0,"alerts":2,"events":7}' "$T/zones.json" &&
-	grep -q '"side":"src","zone":null' "$T/zones.json" &&
+[ "$(wc -l <"$T/zones.json")" -eq 6 ] &&
+	grep -q '{"site":"第1工場","zone":"seisan_kanri","name":"生産管理・監視","strength":"medium 中","hosts":1,"sev1":0,"sev2":1,"sev3":0,"sev4":0,"alerts":1,"events":6}' "$T/zones.json" &&
+	grep -q '"zone":null' "$T/zones.json" &&
 	pass zones_json || fail zones_json "$(cat "$T/zones.json")"
-n=$("$CLI" zones --db "$DB" --since 2015-10-23 --json | wc -l)
-[ "$n" -eq 2 ] && pass zones_since || fail zones_since "$n lines"
+n=$("$CLI" zones --db "$DB" --since 2015-10-23 --json | grep -c '"alerts":1')
+[ "$n" -eq 2 ] && pass zones_since || fail zones_since "$n zones with alerts"
 
 # ---- mimamori sensors / assets ----
 "$CLI" sensors --db "$DB" >"$T/sensors" 2>&1
 grep -q "^box1 *第1工場 *0.9 " "$T/sensors" && grep -q "capture.packets=123456 capture.drops=3 flows=77" "$T/sensors" &&
+	grep -q "^SENSOR .*STATUS *BACKLOG *DROPS" "$T/sensors" &&
+	grep "^box1" "$T/sensors" | grep -q " ok " &&
 	pass sensors_table || fail sensors_table "$(cat "$T/sensors")"
 "$CLI" sensors --db "$DB" --json >"$T/sensors.json" 2>&1
 grep -q '"sensor":"box1","site":"第1工場","version":"0.9"' "$T/sensors.json" &&
@@ -212,6 +220,104 @@ grep -q '"sensor":"box1","site":"第1工場","version":"0.9"' "$T/sensors.json" 
 "$CLI" assets --db "$DB" >"$T/assets" 2>&1
 grep -q "^10.10.2.10 *00:11:22:33:44:55 *制御系ライン2 .*vendor=Acme model=PLC-9" "$T/assets" &&
 	pass assets_table || fail assets_table "$(cat "$T/assets")"
+
+# ---- filters ----
+# rows of `alerts --json` for the filters in "$@"
+rows() { "$CLI" alerts --db "$DB" --json "$@" 2>"$T/rows.err" | wc -l; }
+check_rows() { # NAME WANT FILTERS...
+	name=$1 want=$2
+	shift 2
+	n=$(rows "$@")
+	[ "$n" -eq "$want" ] && [ ! -s "$T/rows.err" ] && pass "$name" ||
+		fail "$name" "$n rows, want $want ($*): $(cat "$T/rows.err")"
+}
+check_rows filter_from_zone 1 --from-zone seisan_kanri
+check_rows filter_to_zone 2 --to-zone 制御系ライン2
+check_rows filter_from_no_zone 1 --from-zone -
+check_rows filter_signature_wildcard 2 --signature 'zone.*'
+check_rows filter_signature_suffix 1 --signature '*_stop'
+check_rows filter_signature_one_char 1 --signature 'zone.no?conduit'
+check_rows filter_signature_exact 1 --signature zone.op_not_allowed
+check_rows filter_signature_bracket 0 --signature 'zone.[no]*'
+check_rows filter_severity 1 --severity 3
+check_rows filter_sensor 3 --sensor box1
+check_rows filter_sensor_other 0 --sensor box9
+check_rows filter_site 3 --site 第1工場
+check_rows filter_site_other 0 --site 第2工場
+check_rows filter_host 2 --host 10.10.2.10
+check_rows filter_host_src 1 --host 10.1.0.5
+check_rows filter_until 1 --until 2015-10-22T10:30:00
+check_rows filter_period 1 --since 2015-10-22T10:30:00 --until 2015-10-22T12:00:00
+check_rows filter_combined 1 --site 第1工場 --to-zone 制御系ライン2 --min-severity 1
+
+# filter values full of quotes, semicolons and SQL: they match nothing
+# and change nothing
+inj_ok=1
+for v in "' OR '1'='1" "x'); DROP TABLE alerts; --" '" OR 1=1 --' \
+	"%" "*'; DELETE FROM sensors; --" "\\' UNION SELECT * FROM sensors --" \
+	"1; UPDATE alerts SET severity=9"; do
+	for opt in --zone --from-zone --to-zone --sensor --site --signature --host; do
+		n=$(rows "$opt" "$v")
+		if [ "$n" -ne 0 ] || [ -s "$T/rows.err" ]; then
+			inj_ok=0
+			fail sql_injection_filter "$opt \"$v\": $n rows $(cat "$T/rows.err")"
+		fi
+	done
+	"$CLI" alerts --db "$DB" --zone "$v" >"$T/out" 2>&1
+	grep -q "no alerts match" "$T/out" || { inj_ok=0; fail sql_injection_table "$(cat "$T/out")"; }
+	"$CLI" zones --db "$DB" --site "$v" --json >"$T/out" 2>&1 || { inj_ok=0; fail sql_injection_zones "$(cat "$T/out")"; }
+	"$CLI" export --db "$DB" --format csv --signature "$v" >"$T/out" 2>&1
+	[ "$(wc -l <"$T/out")" -eq 1 ] || { inj_ok=0; fail sql_injection_export "$(cat "$T/out")"; }
+done
+# and the store is as it was
+[ $inj_ok = 1 ] && [ "$(rows)" -eq 3 ] && [ "$("$CLI" sensors --db "$DB" --json | wc -l)" -eq 1 ] &&
+	[ "$("$CLI" alerts --db "$DB" --json --severity 9 | wc -l)" -eq 0 ] &&
+	pass sql_injection_no_effect || fail sql_injection_no_effect "store changed"
+
+# ---- export ----
+"$CLI" export --db "$DB" --format eve >"$T/export.eve" 2>&1
+[ $? -eq 0 ] && [ "$(wc -l <"$T/export.eve")" -eq 3 ] &&
+	grep -q '"count":6,"first_ts":"2015-10-22T10:00:01.000000Z","last_ts":"2015-10-22T10:00:01.500000Z","site":"第1工場"' "$T/export.eve" &&
+	pass export_eve || fail export_eve "$(cat "$T/export.eve")"
+"$CLI" export --db "$DB" --format csv >"$T/export.csv" 2>&1
+[ $? -eq 0 ] && [ "$(wc -l <"$T/export.csv")" -eq 4 ] &&
+	head -1 "$T/export.csv" | grep -q "^first_ts,last_ts,count,sensor,site,severity,signature," &&
+	pass export_csv || fail export_csv "$(cat "$T/export.csv")"
+if have_py; then
+	python3 - "$T/export.csv" "$T/export.eve" <<'PYEOF' && pass export_parses || fail export_parses "not CSV/JSON"
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8")))
+assert len(rows) == 3 and all(len(r) == 17 for r in rows)
+bac = [r for r in rows if r["signature"] == "zone.no_conduit"][0]
+assert bac["category"] == 'Policy, "no" conduit' and bac["site"] == "第1工場"
+agg = [r for r in rows if r["signature"] == "zone.op_not_allowed"][0]
+assert agg["count"] == "6" and agg["dest_zone"] == "制御系ライン2"
+for l in open(sys.argv[2], encoding="utf-8"):
+    o = json.loads(l); assert o["event_type"] == "alert" and o["site"] == "第1工場"
+PYEOF
+else
+	skip export_parses "python3 not installed"
+fi
+n=$("$CLI" export --db "$DB" --format eve --to-zone setsubi | wc -l)
+[ "$n" -eq 1 ] && pass export_filtered || fail export_filtered "$n lines"
+"$CLI" export --db "$DB" >"$T/out" 2>&1
+[ $? -eq 2 ] && grep -q -- "--format" "$T/out" && pass export_needs_format ||
+	fail export_needs_format "$(cat "$T/out")"
+
+# ---- keygen ----
+"$CLI" keygen --out "$T/keys" --name store >"$T/out" 2>&1
+if [ $? -eq 0 ] && [ "$(stat -c %a "$T/keys")" = 700 ] &&
+	[ "$(stat -c %a "$T/keys/store.key")" = 600 ] &&
+	[ "$(stat -c %a "$T/keys/store.pub")" = 644 ] &&
+	[ "$(grep -v '^#' "$T/keys/store.pub" | tr -d '\n' | wc -c)" -eq 40 ]; then
+	pass keygen_modes
+else
+	fail keygen_modes "$(cat "$T/out"; ls -la "$T/keys")"
+fi
+cp "$T/keys/store.key" "$T/store.key.before"
+"$CLI" keygen --out "$T/keys" --name store >"$T/out" 2>&1
+[ $? -eq 1 ] && grep -q "never overwritten" "$T/out" && cmp -s "$T/keys/store.key" "$T/store.key.before" &&
+	pass keygen_no_overwrite || fail keygen_no_overwrite "$(cat "$T/out")"
 
 # ---- a restarted store on the same file: adds, keeps the rest ----
 if start_store "$DB"; then
@@ -253,7 +359,7 @@ if start_store "$CDB"; then
 		mrc=$?
 		stop_store
 		# for the log: how much the crash interrupted
-		echo "crash test: $(cat "$T/send3.log"); after restart: $(tail -1 "$T/store.log")"
+		echo "crash test: $(cat "$T/send3.log"); after restart: $(grep stopping "$T/store.log")"
 		n=$("$CLI" alerts --db "$CDB" --zone crash --json --limit 0 | wc -l)
 		d=$("$CLI" alerts --db "$CDB" --zone crash --json --limit 0 |
 			sed 's/.*"dest_port":\([0-9]*\).*/\1/' | sort -u | wc -l)
