@@ -2,6 +2,9 @@
  * modbus.c - the Modbus/TCP device and session model, and the Modbus
  * scenarios: demo, gap, midstream, streams.
  *
+ * (and violations: a polling loop against the zone policy, for the store's
+ * delivery test and benchmark).
+ *
  * Modbus servers answer like a libmodbus server with a register map
  * (exception 1 for an unsupported function, 2 for an address outside the
  * map, 3 for a malformed quantity or byte count).
@@ -803,6 +806,53 @@ static void gen_streams(uint64_t seed, unsigned long nflows,
 	free(s);
 }
 
+/* ------------------------------------------------------------------ */
+/* violations: an engineering PC in the information zone (joho) polls the
+ * line 2 PLC every 10 ms over one connection, four read requests per
+ * segment (pipelined), N requests in all.  etc/zones.yaml has no conduit
+ * joho -> seigyo_line2, so every request is one zone.no_conduit alert:
+ * the store's delivery test needs >= 100,000 alerts from one capture
+ * (with aggregation off in the store, each is its own row). */
+
+#define VIOL_CLIENT PG_IP(10, 1, 5, 23)
+#define VIOL_PLC PG_IP(10, 10, 2, 10)
+
+static void gen_violations(uint64_t seed, unsigned long n)
+{
+	struct rng r;
+	struct mbdev plc;
+	struct mbs s;
+	uint64_t t;
+
+	if (n < 1 || n > 10000000)
+		die("violations: --requests from 1 to 10000000");
+	rng_seed(&r, seed);
+	host_windows(VIOL_CLIENT);
+	host_embedded(VIOL_PLC, 8192);
+	mbdev_init(&plc, seed ^ 1, 64, 64, 200, 100);
+	mbs_init(&s, &r, &plc, VIOL_CLIENT, VIOL_PLC, 1);
+	t = mbs_open(&s, PG_MS(100));
+	for (unsigned long i = 0; i < n; i += 4) {
+		uint8_t q[4][5];
+		struct mbx x = {.n = (int)(n - i < 4 ? n - i : 4)};
+		for (int k = 0; k < x.n; k++) {
+			x.pdu[k] = q[k];
+			x.len[k] = mbq_rw(q[k], MB_FC_READ_HOLDING_REGISTERS,
+					  (unsigned)((i + (unsigned long)k) % 100),
+					  2);
+		}
+		out_flush(t);
+		t = mbs_exchange(&s, PG_MS(200) + PG_MS(10) * (i / 4), &x);
+	}
+	mbs_close(&s, t + PG_MS(300));
+}
+
+static int run_violations(int argc, char **argv, uint64_t seed)
+{
+	gen_violations(seed, gen_opt_num(argc, argv, "--requests", 100000));
+	return 0;
+}
+
 static int run_demo(int argc, char **argv, uint64_t seed)
 {
 	(void)argc;
@@ -842,5 +892,8 @@ const struct gen_scenario gen_modbus_scenarios[] = {
 	 run_midstream, false},
 	{"streams", "--flows N [--half-open M]",
 	 "N concurrent connections, M SYN-only attempts", run_streams, false},
+	{"violations", "[--requests N]",
+	 "joho polls a line 2 PLC (no conduit): N alerts (default 100000)",
+	 run_violations, false},
 	{NULL},
 };
