@@ -28,20 +28,22 @@
  * once what it had already) and fit in the ring next to the new ones.
  *
  * The disk spool (spool_dir, 0700, files 0600, flock'ed by one sensor):
- *   seg-<first seq>.spool  records appended as they enter the ring:
+ *   spool-00 ... spool-15  records appended as they enter the ring:
  *       "MMS1" | u32 n | u64 seq | u8 kind length | kind | JSON | u32 crc
  *       (n: bytes from seq to the end of the JSON; little endian; crc:
- *       CRC-32 of those n bytes).  A new segment every SEG_BYTES; a
- *       segment goes once every record in it was acknowledged.
+ *       CRC-32 of those n bytes).  One file is written at a time; when it
+ *       holds its share of the byte bound the next empty one is taken.  A
+ *       file whose every record was acknowledged is emptied (ftruncate).
  *   state  u64 acked_below | u64 next seq | u64 check, written in place:
  *       records below acked_below are not read back.  Torn or missing:
  *       every record still on disk is sent again (the store keeps one).
+ * Every file is opened at start and kept open: the sensor may drop its
+ * privileges or chroot afterwards, and needs no access to the directory.
  * Data is synced at most every SYNC_MS: a crash of the process loses
  * nothing written; a power cut may lose the last SYNC_MS of records.
  */
 #include "store.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -77,7 +79,8 @@
  * resend_ms: a store that is slow, not gone, is not buried in resends */
 #define BACKOFF_MAX_SHIFT 3
 /* disk spool */
-#define SEG_BYTES (4 << 20)
+#define SPOOL_FILES 16
+#define FILE_BYTES_MIN (1 << 20) /* a file's share of the bound, at least */
 #define SYNC_MS 200
 #define DREC_MAGIC 0x31534d4du /* "MMS1" read as little endian */
 #define DREC_HEAD 8            /* magic, n */
@@ -97,21 +100,21 @@ struct slot {
 	unsigned tries;    /* sends so far */
 };
 
-struct seg {
-	uint64_t first, end; /* seqs in it: [first, end) */
+struct spool_file {
+	int fd;
+	uint64_t first, end;  /* seqs in it: [first, end); empty: end == 0 */
+	size_t bytes;
 };
 
 struct disk {
 	char dir[4096];
-	/* files are opened relative to the directory's descriptor: the
-	 * sensor may chroot after it started */
-	int dir_fd, lock_fd, state_fd, seg_fd;
-	struct seg *segs;    /* oldest first; the last is being written */
-	size_t n_segs, cap_segs;
-	size_t seg_bytes;    /* of the open segment */
-	uint64_t wm;         /* acked_below written to the state file */
+	int lock_fd, state_fd;
+	struct spool_file f[SPOOL_FILES];
+	int cur;              /* the file being written */
+	size_t file_bytes;    /* switch files beyond this */
+	uint64_t wm;          /* acked_below written to the state file */
 	uint64_t last_sync;
-	bool dirty;          /* appended since the last sync */
+	bool dirty;           /* appended since the last sync */
 };
 
 struct mm_link {
@@ -261,11 +264,6 @@ int mm_link_send(struct mm_link *l, const char *kind, const char *json,
 
 /* ---------------- disk spool ---------------- */
 
-static void seg_name(uint64_t first, char *out, size_t len)
-{
-	snprintf(out, len, "seg-%020llu.spool", (unsigned long long)first);
-}
-
 static int write_all(int fd, const void *p, size_t n)
 {
 	const uint8_t *b = p;
@@ -306,41 +304,30 @@ static int state_read(struct disk *d, uint64_t *wm, uint64_t *next)
 	return 0;
 }
 
-/* append one record to the open segment (opening one when needed) */
+/* append one record to the current file (the next empty one when the
+ * current holds its share) */
 static int disk_append(struct mm_link *l, uint64_t seq, const struct inrec *r)
 {
 	struct disk *d = l->disk;
 	size_t kl = strlen(r->kind), n = DREC_FIXED + kl + r->len;
 	uint8_t head[DREC_HEAD + DREC_FIXED], tail[4];
+	struct spool_file *f = &d->f[d->cur];
 	uint32_t crc;
 
-	if (d->seg_fd >= 0 && d->seg_bytes >= SEG_BYTES) {
-		/* full: the next record starts a new segment */
-		fdatasync(d->seg_fd);
-		close(d->seg_fd);
-		d->seg_fd = -1;
-	}
-	if (d->seg_fd < 0) {
-		char name[64];
-		if (d->n_segs == d->cap_segs) {
-			size_t nc = d->cap_segs ? d->cap_segs * 2 : 16;
-			struct seg *s = realloc(d->segs, nc * sizeof(*s));
-			if (!s)
-				return -1;
-			d->segs = s;
-			d->cap_segs = nc;
+	if (f->bytes >= d->file_bytes) {
+		for (int i = 1; i < SPOOL_FILES; i++) {
+			int k = (d->cur + i) % SPOOL_FILES;
+			if (d->f[k].bytes == 0) {
+				/* what is written so far is on disk before
+				 * the next file starts */
+				fdatasync(f->fd);
+				d->cur = k;
+				f = &d->f[k];
+				break;
+			}
 		}
-		seg_name(seq, name, sizeof(name));
-		d->seg_fd = openat(d->dir_fd, name,
-				   O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
-					   O_CLOEXEC | O_NOFOLLOW,
-				   0600);
-		if (d->seg_fd < 0)
-			return -1;
-		d->segs[d->n_segs].first = seq;
-		d->segs[d->n_segs].end = seq;
-		d->n_segs++;
-		d->seg_bytes = 0;
+		/* none empty (the store is away long): this one grows; the
+		 * byte bound is kept by the ring */
 	}
 	put_le(head, DREC_MAGIC, 4);
 	put_le(head + 4, n, 4);
@@ -350,56 +337,47 @@ static int disk_append(struct mm_link *l, uint64_t seq, const struct inrec *r)
 	crc = crc32_of((const uint8_t *)r->kind, kl, crc);
 	crc = crc32_of((const uint8_t *)r->json, r->len, crc);
 	put_le(tail, crc, 4);
-	if (write_all(d->seg_fd, head, sizeof(head)) ||
-	    write_all(d->seg_fd, r->kind, kl) ||
-	    write_all(d->seg_fd, r->json, r->len) ||
-	    write_all(d->seg_fd, tail, sizeof(tail))) {
-		/* a half-written record fails its check when read back */
-		close(d->seg_fd);
-		d->seg_fd = -1;
-		return -1;
-	}
-	d->segs[d->n_segs - 1].end = seq + 1;
-	d->seg_bytes += sizeof(head) + kl + r->len + sizeof(tail);
+	if (write_all(f->fd, head, sizeof(head)) ||
+	    write_all(f->fd, r->kind, kl) ||
+	    write_all(f->fd, r->json, r->len) ||
+	    write_all(f->fd, tail, sizeof(tail)))
+		return -1; /* a half-written record fails its check when read */
+	if (f->end == 0)
+		f->first = seq;
+	f->end = seq + 1;
+	f->bytes += sizeof(head) + kl + r->len + sizeof(tail);
 	d->dirty = true;
 	return 0;
 }
 
-/* sync, note how far everything is acknowledged, drop what is done */
+/* sync, note how far everything is acknowledged, empty what is done */
 static void disk_maintain(struct mm_link *l, bool force)
 {
 	struct disk *d = l->disk;
 	uint64_t now = now_ms();
-	size_t keep = 0;
 
 	if (!d || (!force && now - d->last_sync < SYNC_MS))
 		return;
 	if (!force && !d->dirty && d->wm == l->lo)
 		return;
 	d->last_sync = now;
-	if (d->dirty && d->seg_fd >= 0)
-		fdatasync(d->seg_fd);
+	if (d->dirty)
+		fdatasync(d->f[d->cur].fd);
 	d->dirty = false;
 	if (d->wm != l->lo) {
 		state_write(d, l->lo, l->hi);
 		fdatasync(d->state_fd);
 	}
-	/* a segment whose every record lies below the written mark goes */
-	for (size_t i = 0; i < d->n_segs; i++) {
-		bool open_one = i == d->n_segs - 1 && d->seg_fd >= 0;
-		if (d->segs[i].end <= d->wm) {
-			char name[64];
-			if (open_one) {
-				close(d->seg_fd);
-				d->seg_fd = -1;
-			}
-			seg_name(d->segs[i].first, name, sizeof(name));
-			unlinkat(d->dir_fd, name, 0);
+	/* a file whose every record lies below the written mark is empty */
+	for (int i = 0; i < SPOOL_FILES; i++) {
+		struct spool_file *f = &d->f[i];
+		if (f->bytes == 0 || f->end > d->wm)
 			continue;
+		if (ftruncate(f->fd, 0) == 0) {
+			f->bytes = 0;
+			f->first = f->end = 0;
 		}
-		d->segs[keep++] = d->segs[i];
 	}
-	d->n_segs = keep;
 }
 
 struct loaded {
@@ -407,39 +385,25 @@ struct loaded {
 	struct inrec *r;
 };
 
-static int cmp_u64(const void *a, const void *b)
+/* read one file back; a bad or torn tail is cut.  Appends to *out. */
+static int read_file(struct spool_file *f, uint64_t wm, struct loaded **out,
+		     size_t *n, size_t *cap)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* read one segment; bad or torn tail: cut there.  Appends to *out. */
-static int read_segment(struct disk *d, uint64_t first, uint64_t wm,
-			struct loaded **out, size_t *n, size_t *cap,
-			uint64_t *end)
-{
-	char name[64];
-	int fd;
 	struct stat sb;
 	uint8_t *buf;
 	size_t off = 0, good = 0;
 
-	seg_name(first, name, sizeof(name));
-	fd = openat(d->dir_fd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	f->first = f->end = 0;
+	f->bytes = 0;
+	if (fstat(f->fd, &sb) != 0)
 		return -1;
-	if (fstat(fd, &sb) != 0 || sb.st_size > (off_t)SEG_BYTES + 2 * RECORD_MAX) {
-		close(fd);
-		return -1;
-	}
+	if (sb.st_size == 0)
+		return 0;
 	buf = malloc((size_t)sb.st_size + 1);
-	if (!buf || read(fd, buf, (size_t)sb.st_size) != sb.st_size) {
+	if (!buf || pread(f->fd, buf, (size_t)sb.st_size, 0) != sb.st_size) {
 		free(buf);
-		close(fd);
 		return -1;
 	}
-	*end = first;
 	while ((size_t)sb.st_size - off >= DREC_HEAD + DREC_FIXED + 4) {
 		const uint8_t *p = buf + off;
 		size_t rn = (size_t)get_le(p + 4, 4), kl;
@@ -457,8 +421,10 @@ static int read_segment(struct disk *d, uint64_t first, uint64_t wm,
 			break;
 		off += DREC_HEAD + rn + 4;
 		good = off;
-		if (seq + 1 > *end)
-			*end = seq + 1;
+		if (f->end == 0 || seq < f->first)
+			f->first = seq;
+		if (seq + 1 > f->end)
+			f->end = seq + 1;
 		if (seq < wm)
 			continue; /* acknowledged before the last stop */
 		r = malloc(sizeof(*r) + (rn - DREC_FIXED - kl) + 1);
@@ -483,11 +449,12 @@ static int read_segment(struct disk *d, uint64_t first, uint64_t wm,
 		(*out)[*n].seq = seq;
 		(*out)[(*n)++].r = r;
 	}
-	if (good < (size_t)sb.st_size && ftruncate(fd, (off_t)good) != 0) {
-		/* left as it is: read back the same way next time */
+	/* a torn last record: cut, so appending goes on from a clean end */
+	if (good < (size_t)sb.st_size && ftruncate(f->fd, (off_t)good) != 0) {
+		/* then it is read and cut the same way next time */
 	}
+	f->bytes = good;
 	free(buf);
-	close(fd);
 	return 0;
 }
 
@@ -499,27 +466,27 @@ static int cmp_loaded(const void *a, const void *b)
 }
 
 /*
- * Open (make) the spool directory and read back what the last life left.
- * Fills the ring; sets lo/hi.  0, or -1 with a message.
+ * Open (make) the spool directory and its files and read back what the
+ * last life left.  Fills the ring; sets lo/hi.  0, or -1 with a message.
  */
 static int disk_open(struct mm_link *l, const char *dir, uint64_t clock_seq,
 		     char *err, size_t errlen)
 {
 	struct disk *d = calloc(1, sizeof(*d));
 	struct stat sb;
-	DIR *dh;
-	struct dirent *de;
-	uint64_t *firsts = NULL, wm = 0, next = 0;
-	size_t nf = 0, capf = 0, n = 0, cap = 0, start = 0;
+	uint64_t wm = 0, next = 0;
+	size_t n = 0, cap = 0, start = 0;
 	struct loaded *rec = NULL;
-	bool have_state;
+	int dir_fd;
 
 	if (!d) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	l->disk = d;
-	d->dir_fd = d->lock_fd = d->state_fd = d->seg_fd = -1;
+	d->lock_fd = d->state_fd = -1;
+	for (int i = 0; i < SPOOL_FILES; i++)
+		d->f[i].fd = -1;
 	snprintf(d->dir, sizeof(d->dir), "%s", dir);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		snprintf(err, errlen, "spool %s: %s", dir, strerror(errno));
@@ -536,12 +503,12 @@ static int disk_open(struct mm_link *l, const char *dir, uint64_t clock_seq,
 			 dir, dir);
 		return -1;
 	}
-	d->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (d->dir_fd < 0) {
+	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0) {
 		snprintf(err, errlen, "spool %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	d->lock_fd = openat(d->dir_fd, "lock",
+	d->lock_fd = openat(dir_fd, "lock",
 			    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
 		snprintf(err, errlen, "spool %s: %s", dir,
@@ -549,60 +516,40 @@ static int disk_open(struct mm_link *l, const char *dir, uint64_t clock_seq,
 				 ? "in use by another sensor (one spool "
 				   "directory per sensor)"
 				 : strerror(errno));
+		close(dir_fd);
 		return -1;
 	}
-	d->state_fd = openat(d->dir_fd, "state",
+	d->state_fd = openat(dir_fd, "state",
 			     O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (d->state_fd < 0) {
-		snprintf(err, errlen, "spool %s/state: %s", dir,
-			 strerror(errno));
-		return -1;
+	for (int i = 0; i < SPOOL_FILES && d->state_fd >= 0; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "spool-%02d", i);
+		d->f[i].fd = openat(dir_fd, name,
+				    O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC |
+					    O_NOFOLLOW,
+				    0600);
+		if (d->f[i].fd < 0)
+			break;
 	}
-	have_state = state_read(d, &wm, &next) == 0;
-	if (!have_state)
-		wm = next = 0;
-	/* the segments, oldest first */
-	dh = fdopendir(dup(d->dir_fd));
-	if (!dh) {
+	close(dir_fd);
+	if (d->state_fd < 0 || d->f[SPOOL_FILES - 1].fd < 0) {
 		snprintf(err, errlen, "spool %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	while ((de = readdir(dh))) {
-		unsigned long long first;
-		char tail[8];
-		if (sscanf(de->d_name, "seg-%20llu.%7s", &first, tail) != 2 ||
-		    strcmp(tail, "spool"))
-			continue;
-		if (nf == capf) {
-			size_t nc = capf ? capf * 2 : 16;
-			uint64_t *nfs = realloc(firsts, nc * sizeof(*nfs));
-			if (!nfs)
-				break;
-			firsts = nfs;
-			capf = nc;
+	if (state_read(d, &wm, &next) != 0)
+		wm = next = 0;
+	for (int i = 0; i < SPOOL_FILES; i++) {
+		if (read_file(&d->f[i], wm, &rec, &n, &cap) < 0) {
+			snprintf(err, errlen, "spool %s/spool-%02d: cannot read "
+				 "it back", dir, i);
+			for (size_t k = 0; k < n; k++)
+				free(rec[k].r);
+			free(rec);
+			return -1;
 		}
-		firsts[nf++] = first;
+		if (d->f[i].end > next)
+			next = d->f[i].end;
 	}
-	closedir(dh);
-	qsort(firsts, nf, sizeof(*firsts), cmp_u64);
-	for (size_t i = 0; i < nf; i++) {
-		uint64_t end = firsts[i];
-		if (read_segment(d, firsts[i], wm, &rec, &n, &cap, &end) < 0)
-			continue;
-		if (end > next)
-			next = end;
-		if (d->n_segs == d->cap_segs) {
-			size_t nc = d->cap_segs ? d->cap_segs * 2 : 16;
-			struct seg *s = realloc(d->segs, nc * sizeof(*s));
-			if (!s)
-				break;
-			d->segs = s;
-			d->cap_segs = nc;
-		}
-		d->segs[d->n_segs].first = firsts[i];
-		d->segs[d->n_segs++].end = end;
-	}
-	free(firsts);
 	qsort(rec, n, sizeof(*rec), cmp_loaded);
 	if (n == 0) {
 		/* nothing to send again: the clock, or beyond the last life */
@@ -642,11 +589,23 @@ static int disk_open(struct mm_link *l, const char *dir, uint64_t clock_seq,
 		}
 	}
 	free(rec);
-	d->wm = wm;
-	/* the first seq recovered, for the counters: queued covers them */
+	/* the counters cover what came back: queued == acked + dropped +
+	 * backlog holds from the start */
 	l->st.queued += l->recovered + l->spool_drops;
+	/* each file's share of the bound; write into an empty file */
+	d->file_bytes = l->spool_bytes_max / (SPOOL_FILES / 2);
+	if (d->file_bytes < FILE_BYTES_MIN)
+		d->file_bytes = FILE_BYTES_MIN;
+	d->cur = 0;
+	for (int i = 0; i < SPOOL_FILES; i++)
+		if (d->f[i].bytes == 0) {
+			d->cur = i;
+			break;
+		}
+	d->wm = wm;
 	state_write(d, l->lo, l->hi);
 	fdatasync(d->state_fd);
+	disk_maintain(l, true); /* empty what the new mark covers */
 	return 0;
 }
 
@@ -654,17 +613,15 @@ static void disk_close(struct disk *d)
 {
 	if (!d)
 		return;
-	if (d->seg_fd >= 0) {
-		fdatasync(d->seg_fd);
-		close(d->seg_fd);
-	}
+	for (int i = 0; i < SPOOL_FILES; i++)
+		if (d->f[i].fd >= 0) {
+			fdatasync(d->f[i].fd);
+			close(d->f[i].fd);
+		}
 	if (d->state_fd >= 0)
 		close(d->state_fd);
 	if (d->lock_fd >= 0)
 		close(d->lock_fd);
-	if (d->dir_fd >= 0)
-		close(d->dir_fd);
-	free(d->segs);
 	free(d);
 }
 
@@ -939,8 +896,13 @@ static void *link_thread(void *arg)
 		disk_maintain(l, false);
 		now = now_ms();
 		if (l->beat_ms > 0 && now >= l->next_beat) {
+			uint64_t before = l->beats;
 			send_beat(l);
-			l->next_beat = now + (uint64_t)l->beat_ms;
+			/* not connected yet: try again soon, so a store learns
+			 * of a new sensor's link without a full period */
+			l->next_beat = now + (l->beats > before
+						      ? (uint64_t)l->beat_ms
+						      : 250);
 		}
 
 		/* with records out: wake often enough to resend in time and
@@ -976,6 +938,14 @@ static void *link_thread(void *arg)
 	/* what is left stays on disk for the next start */
 	disk_maintain(l, true);
 	publish(l);
+	if (l->beat_ms > 0) {
+		/* a last heartbeat, so the store shows how this life ended
+		 * (a moment of linger lets it leave; records ZeroMQ still
+		 * holds may go too: the store keeps one of each) */
+		int v = 200;
+		send_beat(l);
+		zmq_setsockopt(l->sock, ZMQ_LINGER, &v, sizeof(v));
+	}
 	return NULL;
 }
 

@@ -169,6 +169,7 @@ static void assert_once(const char *db, long long n)
 	assert_int_equal(q1(db, "SELECT count(DISTINCT seq) FROM alerts"), n);
 }
 
+/* spool files that hold records (empty ones are kept for reuse) */
 static int count_segments(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -177,9 +178,14 @@ static int count_segments(const char *dir)
 
 	if (!d)
 		return -1;
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, "seg-", 4))
+	while ((de = readdir(d))) {
+		char p[512];
+		struct stat sb;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (!strncmp(de->d_name, "spool-", 6) && stat(p, &sb) == 0 &&
+		    sb.st_size > 0)
 			n++;
+	}
 	closedir(d);
 	return n;
 }
@@ -204,6 +210,9 @@ static void test_restart_no_store(void **state)
 	assert_int_equal(sb.st_mode & 0777, 0700);
 	assert_true(count_segments(f->spool) >= 1);
 	snprintf(p, sizeof(p), "%s/state", f->spool);
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	snprintf(p, sizeof(p), "%s/spool-00", f->spool);
 	assert_int_equal(stat(p, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 
@@ -266,6 +275,35 @@ static void test_restart_half_acked(void **state)
 	assert_once(f->db, N1 + N2);
 }
 
+/* more than one file's share: several files, all read back, all emptied */
+static void test_many_files(void **state)
+{
+	struct fx *f = *state;
+	struct mm_link *l = disk_link(f, 30000, 8 << 20, -1);
+	struct mm_link_stats st;
+	struct store_server *s;
+	enum { N = 20000 };
+
+	assert_int_equal(send_alerts(l, 0, N), N);
+	for (int i = 0; i < 300; i++) {
+		mm_link_stats(l, &st);
+		if (st.backlog == N)
+			break;
+		usleep(10000);
+	}
+	mm_link_free(l);
+	assert_true(count_segments(f->spool) >= 3);
+	l = disk_link(f, 30000, 8 << 20, -1);
+	mm_link_stats(l, &st);
+	assert_int_equal(st.recovered, N);
+	s = server(f);
+	assert_int_equal(mm_link_flush(l, 20000), 0);
+	mm_link_free(l);
+	store_server_free(s);
+	assert_once(f->db, N);
+	assert_int_equal(count_segments(f->spool), 0);
+}
+
 /* a crash in the middle of writing a record: it is cut, the rest kept */
 static void test_torn_tail(void **state)
 {
@@ -282,9 +320,14 @@ static void test_torn_tail(void **state)
 	mm_link_flush(l, 100);
 	mm_link_free(l);
 	d = opendir(f->spool);
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, "seg-", 4))
-			snprintf(p, sizeof(p), "%s/%s", f->spool, de->d_name);
+	while ((de = readdir(d))) {
+		struct stat sb;
+		char q[512];
+		snprintf(q, sizeof(q), "%s/%s", f->spool, de->d_name);
+		if (!strncmp(de->d_name, "spool-", 6) && stat(q, &sb) == 0 &&
+		    sb.st_size > 0)
+			snprintf(p, sizeof(p), "%s", q);
+	}
 	closedir(d);
 	assert_true(p[0]);
 	fp = fopen(p, "ab");
@@ -388,6 +431,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restart_no_store, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_restart_half_acked, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_many_files, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spool_dir_rules, setup,
