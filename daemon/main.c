@@ -19,6 +19,7 @@
 #include "../store/store.h"
 #include "oui.h"
 #include "sensor.h"
+#include "store_cfg.h"
 
 struct mm_sensor mm;
 
@@ -42,6 +43,12 @@ static void usage(FILE *f)
 "                       else etc/zones.yaml beside the program)\n"
 "  --db FILE            embedded alert store (SQLite), default mimamori.db\n"
 "  --store ENDPOINT     send to a separate mimamori-store instead (tcp://, ipc://)\n"
+"  --spool-dir DIR      keep records the store has not acknowledged on disk too\n"
+"                       (0700, one sensor per folder): a restart loses nothing\n"
+"  --spool-mb N         unacknowledged records' bytes at most, default 256\n"
+"  --curve-secret FILE  this sensor's CurveZMQ secret key (mimamori keygen)\n"
+"  --store-public FILE  the store's CurveZMQ public key (both: an encrypted,\n"
+"                       authenticated link to a store on the network)\n"
 "  --log-dir DIR        write transaction logs DIR/<protocol>.jsonl, DIR/eve.json\n"
 "                       and DIR/stats.jsonl\n"
 "  --sensor NAME        this sensor's id (default: the host name)\n"
@@ -50,6 +57,8 @@ static void usage(FILE *f)
 "  --max-streams N      concurrent TCP streams kept, default 100000\n"
 "  --gap-timeout SEC    how long a lost segment may stall a stream, default 5\n"
 "  --aggregate SEC      embedded store: repeats within SEC become one row, default 60\n"
+"  --retain-days D      embedded store: delete rows stored more than D days ago\n"
+"  --retain-mb M        embedded store: keep the database's used size under M MiB\n"
 "  --stats-json         print the exit statistics as one JSON line on stdout\n"
 "  --user NAME          started as root: drop to this user once the capture is\n"
 "                       open (default mimamori if it exists, else nobody)\n"
@@ -66,7 +75,8 @@ enum {
 	OPT_ZONES = 256, OPT_DB, OPT_STORE, OPT_LOG_DIR, OPT_SENSOR, OPT_CONFIG,
 	OPT_BUFFER, OPT_STREAMS, OPT_GAP, OPT_AGGREGATE, OPT_STATS_JSON,
 	OPT_USER, OPT_GROUP, OPT_CHROOT, OPT_NO_SECCOMP, OPT_SECCOMP_LOG,
-	OPT_REALTIME, OPT_SPEED,
+	OPT_REALTIME, OPT_SPEED, OPT_SPOOL_DIR, OPT_SPOOL_MB, OPT_CURVE_SECRET,
+	OPT_STORE_PUBLIC, OPT_RETAIN_DAYS, OPT_RETAIN_MB,
 };
 
 static const struct option long_opts[] = {
@@ -88,6 +98,12 @@ static const struct option long_opts[] = {
 	{ "seccomp-log", no_argument, NULL, OPT_SECCOMP_LOG },
 	{ "realtime", no_argument, NULL, OPT_REALTIME },
 	{ "speed", required_argument, NULL, OPT_SPEED },
+	{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
+	{ "spool-mb", required_argument, NULL, OPT_SPOOL_MB },
+	{ "curve-secret", required_argument, NULL, OPT_CURVE_SECRET },
+	{ "store-public", required_argument, NULL, OPT_STORE_PUBLIC },
+	{ "retain-days", required_argument, NULL, OPT_RETAIN_DAYS },
+	{ "retain-mb", required_argument, NULL, OPT_RETAIN_MB },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -157,6 +173,24 @@ static int parse_args(int argc, char **argv, struct mm_cfg *c)
 			if (parse_number("--aggregate", optarg, 0, 604800, &v) < 0)
 				return -1;
 			c->aggregate_window = v;
+			break;
+		case OPT_SPOOL_DIR: mm_store_cfg.spool_dir = optarg; break;
+		case OPT_CURVE_SECRET: mm_store_cfg.curve_secret = optarg; break;
+		case OPT_STORE_PUBLIC: mm_store_cfg.store_public = optarg; break;
+		case OPT_SPOOL_MB:
+			if (parse_number("--spool-mb", optarg, 1, 1 << 20, &v) < 0)
+				return -1;
+			mm_store_cfg.spool_mb = v;
+			break;
+		case OPT_RETAIN_DAYS:
+			if (parse_number("--retain-days", optarg, 0, 36500, &v) < 0)
+				return -1;
+			mm_store_cfg.retain_days = v;
+			break;
+		case OPT_RETAIN_MB:
+			if (parse_number("--retain-mb", optarg, 0, 1e9, &v) < 0)
+				return -1;
+			mm_store_cfg.retain_mb = v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -303,6 +337,10 @@ static int setup(char *err, size_t errlen)
 			.batch_max = 5000,
 			.batch_ms = 50,
 			.quiet = true,
+			.retain_days = mm_store_cfg.retain_days,
+			.retain_mb = mm_store_cfg.retain_mb,
+			/* its only sensor is this process: never silent */
+			.silent_after = -1,
 		};
 		mm.store = store_server_new(mm.zctx, &so, err, errlen);
 		if (!mm.store)
@@ -316,6 +354,10 @@ static int setup(char *err, size_t errlen)
 	lo.sensor = mm.cfg.sensor;
 	lo.spool_max = mm.cfg.spool_max;
 	lo.resend_ms = mm.cfg.resend_ms;
+	lo.spool_dir = mm_store_cfg.spool_dir;
+	lo.spool_bytes = (size_t)(mm_store_cfg.spool_mb * 1048576.0);
+	lo.curve_secret = mm_store_cfg.curve_secret;
+	lo.store_public = mm_store_cfg.store_public;
 	mm.link = mm_link_new(mm.zctx, &lo, err, errlen);
 	if (!mm.link)
 		return -1;
@@ -369,6 +411,7 @@ int main(int argc, char **argv)
 	uint64_t left = 0;
 
 	mm_cfg_defaults(&mm.cfg);
+	mm_store_cfg_defaults(&mm_store_cfg);
 	/* first pass: only to find --config; the command line wins later */
 	mm_cfg_defaults(&cli);
 	opterr = 1;
@@ -440,8 +483,11 @@ int main(int argc, char **argv)
 	left = mm_link_flush(mm.link, mm.cfg.flush_timeout_ms);
 	if (left) {
 		fprintf(stderr, "mimamorid: %llu records were not acknowledged by "
-			"the store within %d ms\n", (unsigned long long)left,
-			mm.cfg.flush_timeout_ms);
+			"the store within %d ms%s%s%s\n", (unsigned long long)left,
+			mm.cfg.flush_timeout_ms,
+			mm_store_cfg.spool_dir ? " (kept in " : "",
+			mm_store_cfg.spool_dir ? mm_store_cfg.spool_dir : "",
+			mm_store_cfg.spool_dir ? " for the next start)" : "");
 		if (!status)
 			status = 3;
 	}
