@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -348,14 +349,16 @@ int priv_seccomp(bool log_only, char *err, size_t errlen)
 		if (rc < 0)
 			goto fail;
 	}
-	/* ioctl: only FIONREAD and FIONBIO (ZeroMQ's sockets) */
-	rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-			      SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)0x541B));
-	if (rc == 0)
+	/* ioctl: FIONREAD and FIONBIO (ZeroMQ's sockets), TCGETS (stdio asks
+	 * whether stdout is a terminal when it is a character device, e.g.
+	 * /dev/null, before --stats-json prints) */
+	static const unsigned long ioctls[] = { FIONREAD, FIONBIO, TCGETS };
+	for (size_t i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]); i++) {
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				      SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)0x5421));
-	if (rc < 0)
-		goto fail;
+				      SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)ioctls[i]));
+		if (rc < 0)
+			goto fail;
+	}
 	rc = seccomp_load(ctx); /* sets no_new_privs first */
 	if (rc < 0)
 		goto fail;

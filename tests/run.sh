@@ -19,7 +19,7 @@ if [ "${MM_SANITIZE:-}" = 1 ]; then
 	rm -rf "$SAN_DIR"
 	mkdir -p "$SAN_DIR"
 	chmod 1777 "$SAN_DIR"
-	ASAN_OPTIONS="detect_leaks=1:log_path=$SAN_DIR/asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+	ASAN_OPTIONS="detect_leaks=1:log_exe_name=1:log_path=$SAN_DIR/asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$SAN_DIR/ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 	LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 	export ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS

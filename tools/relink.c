@@ -195,6 +195,7 @@ int main(int argc, char **argv)
 		pcap_dump((u_char *)dump, &oh, out);
 	}
 	pcap_dump_close(dump);
+	pcap_close(dead);
 	pcap_close(in);
 	return 0;
 }
