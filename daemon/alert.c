@@ -287,6 +287,8 @@ void alert_from_op(struct mm_flow *f, enum mm_dir dir, const struct mm_op *op)
 		policy_alert(f, &e, SIG_OP_CONTROL, op, v == POLICY_ALLOWED, NULL);
 	else if (op->event)
 		alert_from_event(f, dir, op->event, op->target);
+	/* scans, sweeps, floods: the pattern of allowed requests (detect.c) */
+	detect_op(f, &e, op);
 }
 
 void alert_from_event(struct mm_flow *f, enum mm_dir dir,
@@ -306,6 +308,9 @@ void alert_from_event(struct mm_flow *f, enum mm_dir dir,
 	/* stable per registry position and event table row */
 	a.signature_id = 2200000 + (f->d_index < 0 ? 0 : f->d_index) * 1000 + (int)idx;
 	flow_ends(f, dir, &e);
+	/* storms count it; a detector may stand in for it (detect.c) */
+	if (detect_event(f, &e, ev, detail))
+		return;
 	send_alert(f, &e, &a);
 }
 

@@ -172,6 +172,10 @@ void conduit_packet(uint8_t proto, uint32_t sa, uint16_t sp, uint32_t da,
 	e = lookup(cli, srv, sport, proto, &fresh);
 	if (!e)
 		return;
+	/* port scans (detect.c): every connection attempt, and a UDP
+	 * (client, server, port) the first time it is seen */
+	if (syn || (fresh && proto == IPPROTO_UDP))
+		detect_touch(proto, cli, srv, sport);
 	if (!fresh) {
 		/* judged before: allowed (the common case) costs nothing more */
 		v = (enum policy_verdict)e->verdict;

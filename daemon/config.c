@@ -36,6 +36,7 @@ void mm_cfg_defaults(struct mm_cfg *c)
 	c->resend_ms = 1000;
 	c->flush_timeout_ms = 30000;
 	c->aggregate_window = 60;
+	detect_cfg_defaults(&detect_cfg);
 }
 
 struct cfg_parse {
@@ -167,6 +168,23 @@ static int set_key(struct cfg_parse *p, struct mm_cfg *c, const char *sect,
 		return 0;
 	}
 #undef IS
+	if (!strcmp(sect, "detect")) {
+		/* the behaviour detectors' thresholds (detect.c's table) */
+		const struct detect_setting *s = detect_setting_find(k);
+		bool b;
+
+		if (!s)
+			return 1;
+		if (s->type == 'b') {
+			if (get_bool(p, v, k, &b) < 0)
+				return -1;
+			d = b;
+		} else if (get_num(p, v, k, s->min, s->max, &d) < 0) {
+			return -1;
+		}
+		detect_setting_apply(&detect_cfg, s, d);
+		return 0;
+	}
 	return 1;
 }
 
@@ -191,7 +209,7 @@ static int walk_map(struct cfg_parse *p, struct mm_cfg *c, yaml_node_t *map,
 		if (!sect[0] && v->type == YAML_MAPPING_NODE &&
 		    (!strcmp(key, "capture") || !strcmp(key, "tcp") ||
 		     !strcmp(key, "udp") || !strcmp(key, "link") ||
-		     !strcmp(key, "store"))) {
+		     !strcmp(key, "store") || !strcmp(key, "detect"))) {
 			if (walk_map(p, c, v, key) < 0)
 				return -1;
 			continue;

@@ -628,6 +628,9 @@ void reasm_packet(const uint8_t *ip, size_t len)
 			ack = (uint32_t)t[8] << 24 | (uint32_t)t[9] << 16 |
 			      (uint32_t)t[10] << 8 | t[11];
 			flags = t[13];
+			/* a connection attempt: port scans (detect.c) */
+			if ((flags & (TH_SYN | TH_ACK)) == TH_SYN)
+				detect_touch(IPPROTO_TCP, sa, da, dp);
 
 			f = tcp_flow_find(sa, sp, da, dp, &from_client);
 			a = f ? f->tcp : NULL;

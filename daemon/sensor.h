@@ -353,4 +353,75 @@ static inline double mm_now(void)
 	return (double)mm.now.tv_sec + (double)mm.now.tv_usec / 1e6;
 }
 
+/* ---------------- behaviour detectors (detect.c) ---------------- */
+
+/*
+ * What policy alone misses: each request may be allowed, their pattern is
+ * the attack (scans, sweeps, floods, storms).  Thresholds come from the
+ * settings file's `detect:` section (etc/mimamori.yaml); a count or rate
+ * of 0 turns its detector off.  Each detector raises once per episode: an
+ * episode ends when its trigger has not held for `quiet_period` seconds.
+ * Times are the packets' own.  Kept outside struct mm_cfg (set by
+ * mm_cfg_defaults and mm_cfg_load all the same).
+ */
+struct detect_cfg {
+	bool enabled;
+	double quiet_period;         /* seconds without the trigger: episode over */
+	double modbus_scan_window;   /* modbus.scan: distinct codes/units within */
+	int modbus_scan_functions;   /* distinct function codes, client->server */
+	int modbus_scan_refused;     /* distinct codes refused as illegal function */
+	int modbus_scan_units;       /* distinct unit ids */
+	int sweep_span;              /* modbus.register_sweep: addresses walked */
+	int sweep_requests;          /* consecutive requests in the walk */
+	int sweep_gap;               /* addresses a step may skip */
+	double sweep_idle;           /* longest pause inside one walk */
+	double s7_recon_window;      /* s7comm.recon */
+	int s7_recon_items;          /* distinct SZL/block items, outside hozen */
+	int write_flood_rate;        /* *.write_flood: writes/s to one target */
+	int write_flood_seconds;     /* ... in that many consecutive seconds */
+	double error_storm_window;   /* *.exception_storm, *.error_storm */
+	int error_storm_count;       /* error responses server->client within */
+	double who_is_window;        /* bacnet.who_is_flood, across flows */
+	int who_is_count;            /* Who-Is/Who-Has from one sender within */
+	double port_scan_window;     /* net.port_scan */
+	int port_scan_pairs;         /* distinct (host, port) of one zone within */
+};
+
+extern struct detect_cfg detect_cfg;
+void detect_cfg_defaults(struct detect_cfg *c);
+
+/* one key of the settings file's `detect:` section (config.c) */
+struct detect_setting {
+	const char *key;
+	size_t offset;        /* in struct detect_cfg */
+	char type;            /* 'b' bool, 'i' int, 'd' double */
+	double min, max;
+};
+/* NULL when `key` is no detect setting */
+const struct detect_setting *detect_setting_find(const char *key);
+void detect_setting_apply(struct detect_cfg *c, const struct detect_setting *s,
+			  double v);
+
+/* counters: alerts per detector, table slots taken from live keys */
+struct detect_stats {
+	uint64_t raised;        /* detector alerts, all detectors */
+	uint64_t evicted;       /* live entries replaced: a table was full */
+	uint64_t absorbed;      /* dissector events a detector stands in for */
+};
+extern struct detect_stats detect_stats;
+
+/* hooks: every op (alert.c alert_from_op), with the ends it judged */
+void detect_op(struct mm_flow *f, const struct mm_ends *e,
+	       const struct mm_op *op);
+/* every dissector event (alert_from_event); true when a detector stands
+ * in for it (bacnet.who_is_flood, counted here across flows): no alert */
+bool detect_event(struct mm_flow *f, const struct mm_ends *e,
+		  const struct mm_event_def *ev, const char *detail);
+/* a TCP connection attempt (bare SYN) src -> dst:dport, or the first
+ * datagram of a UDP (client, server, port) (conduit.c, reasm.c) */
+void detect_touch(uint8_t proto, uint32_t src, uint32_t dst, uint16_t dport);
+/* forget every table (tests; a zone reload needs nothing: keys hold no
+ * zone pointers) */
+void detect_reset(void);
+
 #endif /* MM_SENSOR_H */

@@ -654,6 +654,32 @@ static void finish(struct pdu *p)
 			pdu_kind(p), rd_left(&p->r));
 }
 
+/*
+ * mm_op.space for Modbus: the data model's table, numbered as its classic
+ * reference prefix (0xxxx coils, 1xxxx discrete inputs, 3xxxx input
+ * registers, 4xxxx holding registers); -1: the function addresses no table.
+ */
+static int table_code(unsigned fc)
+{
+	switch (fc) {
+	case MODBUS_FC_READ_COILS:
+	case MODBUS_FC_WRITE_SINGLE_COIL:
+	case MODBUS_FC_WRITE_MULTIPLE_COILS:
+		return 0;
+	case MODBUS_FC_READ_DISCRETE_INPUTS:
+		return 1;
+	case MODBUS_FC_READ_INPUT_REGISTERS:
+		return 3;
+	case MODBUS_FC_READ_HOLDING_REGISTERS:
+	case MODBUS_FC_WRITE_SINGLE_REGISTER:
+	case MODBUS_FC_WRITE_MULTIPLE_REGISTERS:
+	case MODBUS_FC_MASK_WRITE_REGISTER:
+	case MODBUS_FC_READ_WRITE_REGISTERS:
+		return 4;
+	}
+	return -1;
+}
+
 /* "unit U " + the rest: the op's target */
 __attribute__((format(printf, 2, 3)))
 /* every request's target text: mm_fmt, because snprintf here cost more
@@ -667,6 +693,15 @@ static void target(struct pdu *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	mm_vfmt(p->op.target + n, sizeof(p->op.target) - n, fmt, ap);
 	va_end(ap);
+	/* the structured target: the table and range a table function
+	 * touches (decoders set p->info before calling here; FC 23: its
+	 * read range); the unit is set for every request (parse_request) */
+	int space = table_code(p->fc);
+	if (p->request && space >= 0) {
+		p->op.space = (uint32_t)space;
+		p->op.addr = p->info.address;
+		p->op.count = p->info.quantity;
+	}
 }
 
 /*
@@ -1679,6 +1714,8 @@ static void parse_request(struct pdu *p, uint8_t fc)
 	p->op.function = fc;
 	p->op.function_name = modbus_fc_name(fc);
 	p->op.cls = modbus_fc_class(fc);
+	p->op.has_ref = true;  /* every request names its unit */
+	p->op.unit = p->unit;
 	p->track = true;
 	log_u(p, "fc", fc);
 	log_s(p, "function", modbus_fc_name(fc));

@@ -1354,9 +1354,20 @@ static unsigned var_items(struct pdu *p, unsigned count)
 			char buf[48];
 
 			fmt_addr(buf, sizeof(buf), area, db, addr);
-			if (i == 0)
+			if (i == 0) {
 				snprintf(first, sizeof(first), "%s %s x%u", buf,
 					 name_or(s7_tsize_names, ts, "?"), len);
+				/* the structured target (baselines, detectors):
+				 * the first item's data block, area, byte (or
+				 * counter/timer number) and length in its
+				 * transport size's units */
+				p->op.has_ref = true;
+				p->op.unit = area == 0x84 || area == 0x85 ? db : 0;
+				p->op.space = area;
+				p->op.addr = area == 0x1C || area == 0x1D ? addr
+									: addr >> 3;
+				p->op.count = len;
+			}
 			if (p->rec && i < S7_LOG_MAX_ITEMS) {
 				rec_str(p->rec, "transport_size",
 					name_or(s7_tsize_names, ts, "unknown"));

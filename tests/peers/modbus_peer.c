@@ -4,12 +4,13 @@
  * (its transaction ids, its segmenting, its answers to what it does not
  * support) rather than bytes we crafted ourselves.
  *
- *   modbus_peer server IP PORT [--count N]
+ *   modbus_peer server IP PORT [--count N] [--map N]
  *       Serve Modbus/TCP on IP:PORT until killed, or until N requests
  *       were answered.  Prints "ready" on stdout once listening, then one
- *       line per request served.
+ *       line per request served.  --map: coils, inputs and registers in
+ *       each table (default 100).
  *
- *   modbus_peer client IP PORT SCRIPT
+ *   modbus_peer client IP PORT SCRIPT [--rate N] [--seconds S]
  *       Connect and run a named script of requests, one line per request
  *       on stdout:  "req N fc=F name detail: result".  Scripts:
  *         reads     FC 1, 2, 3, 4, three rounds
@@ -19,6 +20,14 @@
  *         identify  FC 17 (report server id), FC 43/14 (read device id)
  *         bad       FC 3 read past the end of the server's map
  *         all       every script above, in that order, on one connection
+ *       and what attackers do (tests/integration/test_detect.sh):
+ *         scan      function codes 1..40, each once, as a scanner probes
+ *                   what a device supports (most refused: exception 1)
+ *         units     FC 3 to unit ids 1..60 in turn
+ *         sweep     FC 3 across holding registers 0..4999, 100 at a time
+ *                   (serve it with --map 5000)
+ *         flood     FC 6 to holding register 10, --rate writes a second
+ *                   (default 300) for --seconds (default 7)
  *
  * Exit status: 0 when every request got an answer (a normal response or
  * an exception), 1 when the connection failed, 2 on a usage error, 3 when
@@ -35,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PEER_UNIT 1           /* unit id the client addresses */
@@ -49,13 +59,23 @@
  */
 #define PEER_FLUSH_USEC 50000
 #define PEER_CLIENT_TIMEOUT_SEC 2
+#define PEER_MAP_MAX 65535
+
+#define PEER_SCAN_LAST_FC 40    /* scan: function codes 1..40 */
+#define PEER_SCAN_UNITS 60      /* units: unit ids 1..60 */
+#define PEER_SWEEP_END 5000     /* sweep: holding registers 0..4999 */
+#define PEER_SWEEP_STEP 100
+#define PEER_FLOOD_RATE 300     /* flood: writes a second */
+#define PEER_FLOOD_SECONDS 7
+#define PEER_FLOOD_REGISTER 10
 
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: modbus_peer server IP PORT [--count N]\n"
+		"usage: modbus_peer server IP PORT [--count N] [--map N]\n"
 		"       modbus_peer client IP PORT "
-		"(reads|writes|control|identify|bad|all)\n");
+		"(reads|writes|control|identify|bad|all|scan|units|sweep|flood)\n"
+		"                   [--rate N] [--seconds S]\n");
 	return 2;
 }
 
@@ -74,9 +94,9 @@ static int parse_port(const char *s)
 /* ------------------------------------------------------------------ */
 
 /* a pattern a reader of a capture or a log recognises at a glance */
-static void fill_map(modbus_mapping_t *m)
+static void fill_map(modbus_mapping_t *m, int size)
 {
-	for (int i = 0; i < PEER_MAP_SIZE; i++) {
+	for (int i = 0; i < size; i++) {
 		m->tab_bits[i] = (i % 3 == 0);         /* coils: 1 0 0 1 0 0 */
 		m->tab_input_bits[i] = (i % 2 == 0);   /* inputs: 1 0 1 0 */
 		m->tab_registers[i] = (uint16_t)(0x1000 + i);       /* holding */
@@ -84,7 +104,7 @@ static void fill_map(modbus_mapping_t *m)
 	}
 }
 
-static int run_server(const char *ip, int port, long count)
+static int run_server(const char *ip, int port, long count, int size)
 {
 	uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
 	modbus_mapping_t *map;
@@ -99,15 +119,14 @@ static int run_server(const char *ip, int port, long count)
 		return 1;
 	}
 	modbus_set_response_timeout(ctx, 0, PEER_FLUSH_USEC);
-	map = modbus_mapping_new(PEER_MAP_SIZE, PEER_MAP_SIZE, PEER_MAP_SIZE,
-				 PEER_MAP_SIZE);
+	map = modbus_mapping_new(size, size, size, size);
 	if (!map) {
 		fprintf(stderr, "modbus_peer: mapping: %s\n",
 			modbus_strerror(errno));
 		modbus_free(ctx);
 		return 1;
 	}
-	fill_map(map);
+	fill_map(map, size);
 	listen_fd = modbus_tcp_listen(ctx, 4);
 	if (listen_fd < 0) {
 		fprintf(stderr, "modbus_peer: listen on %s:%d: %s\n", ip, port,
@@ -135,7 +154,14 @@ static int run_server(const char *ip, int port, long count)
 				break;    /* the client closed, or a broken request */
 			int hl = modbus_get_header_length(ctx);
 			int fc = query[hl];
-			if (modbus_reply(ctx, query, n, map) < 0) {
+			/* libmodbus 3.1 has no answer for FC 7 (read
+			 * exception status): modbus_reply fails with
+			 * ENOPROTOOPT.  Refuse it as a device without the
+			 * function does, through libmodbus' own call. */
+			if (modbus_reply(ctx, query, n, map) < 0 &&
+			    (errno != ENOPROTOOPT ||
+			     modbus_reply_exception(ctx, query,
+				     MODBUS_EXCEPTION_ILLEGAL_FUNCTION) < 0)) {
 				fprintf(stderr, "modbus_peer: reply: %s\n",
 					modbus_strerror(errno));
 				break;
@@ -160,6 +186,8 @@ struct client {
 	modbus_t *ctx;
 	int n;          /* requests made */
 	int unanswered; /* requests that got no answer at all */
+	long rate;      /* flood: writes a second */
+	long seconds;   /* flood: how long */
 };
 
 /*
@@ -304,6 +332,133 @@ static void script_bad(struct client *c)
 	       modbus_read_registers(c->ctx, PEER_BAD_ADDRESS, 4, regs), NULL);
 }
 
+/*
+ * Every function code from 1 to 40 once, as a scanner learns what a
+ * device supports.  The codes libmodbus' server frames by their layout
+ * ([AP] 6.1-6.17) go through its own calls; the others carry four bytes
+ * after the code, which the server answers with exception 1 (illegal
+ * function) and flushes.  FC 7 and FC 17 carry nothing ([AP] 6.7, 6.13):
+ * the server reads no more than the code for them and does not flush.
+ */
+static void script_scan(struct client *c)
+{
+	uint8_t bits[4];
+	uint16_t regs[4], one = 1;
+	char what[48];
+
+	for (int fc = 1; fc <= PEER_SCAN_LAST_FC; fc++) {
+		int rc;
+		switch (fc) {
+		case MODBUS_FC_READ_COILS:
+			rc = modbus_read_bits(c->ctx, 0, 1, bits);
+			break;
+		case MODBUS_FC_READ_DISCRETE_INPUTS:
+			rc = modbus_read_input_bits(c->ctx, 0, 1, bits);
+			break;
+		case MODBUS_FC_READ_HOLDING_REGISTERS:
+			rc = modbus_read_registers(c->ctx, 0, 1, regs);
+			break;
+		case MODBUS_FC_READ_INPUT_REGISTERS:
+			rc = modbus_read_input_registers(c->ctx, 0, 1, regs);
+			break;
+		case MODBUS_FC_WRITE_SINGLE_COIL:
+			rc = modbus_write_bit(c->ctx, 0, 0);
+			break;
+		case MODBUS_FC_WRITE_SINGLE_REGISTER:
+			rc = modbus_write_register(c->ctx, 0, 0x1000);
+			break;
+		case MODBUS_FC_WRITE_MULTIPLE_COILS:
+			bits[0] = 1;
+			rc = modbus_write_bits(c->ctx, 0, 1, bits);
+			break;
+		case MODBUS_FC_WRITE_MULTIPLE_REGISTERS:
+			rc = modbus_write_registers(c->ctx, 0, 1, &one);
+			break;
+		case MODBUS_FC_MASK_WRITE_REGISTER:
+			rc = modbus_mask_write_register(c->ctx, 0, 0xFFFF, 0);
+			break;
+		case MODBUS_FC_WRITE_AND_READ_REGISTERS:
+			rc = modbus_write_and_read_registers(c->ctx, 0, 1, &one,
+							     0, 1, regs);
+			break;
+		default: {
+			uint8_t pdu[5] = { (uint8_t)fc, 0, 0, 0, 1 };
+			snprintf(what, sizeof(what), "scan fc %d", fc);
+			bool bare = fc == MODBUS_FC_READ_EXCEPTION_STATUS ||
+				    fc == MODBUS_FC_REPORT_SLAVE_ID;
+			raw(c, what, pdu, bare ? 1 : 5);
+			continue;
+		}
+		}
+		snprintf(what, sizeof(what), "scan fc %d", fc);
+		result(c, fc, what, rc, NULL);
+	}
+}
+
+/* FC 3 to each unit id in turn: which units does this gateway reach? */
+static void script_units(struct client *c)
+{
+	uint16_t reg;
+	char what[48];
+
+	for (int u = 1; u <= PEER_SCAN_UNITS; u++) {
+		modbus_set_slave(c->ctx, u);
+		snprintf(what, sizeof(what), "read_holding_registers unit %d", u);
+		result(c, MODBUS_FC_READ_HOLDING_REGISTERS, what,
+		       modbus_read_registers(c->ctx, 0, 1, &reg), NULL);
+	}
+	modbus_set_slave(c->ctx, PEER_UNIT);
+}
+
+/* the holding registers, block after block: a memory-map dump */
+static void script_sweep(struct client *c)
+{
+	uint16_t regs[PEER_SWEEP_STEP];
+	char what[64];
+
+	for (int a = 0; a < PEER_SWEEP_END; a += PEER_SWEEP_STEP) {
+		snprintf(what, sizeof(what), "read_holding_registers %d x%d", a,
+			 PEER_SWEEP_STEP);
+		result(c, MODBUS_FC_READ_HOLDING_REGISTERS, what,
+		       modbus_read_registers(c->ctx, a, PEER_SWEEP_STEP, regs),
+		       NULL);
+	}
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* one set point hammered at a steady rate (the test bench's own clock
+ * paces it; the sensor only ever sees packet times) */
+static void script_flood(struct client *c)
+{
+	double start = mono_now();
+	char what[64];
+
+	snprintf(what, sizeof(what), "write_single_register %d",
+		 PEER_FLOOD_REGISTER);
+	for (long i = 0;; i++) {
+		double due = start + (double)i / (double)c->rate;
+		double now = mono_now();
+		if (due - start >= (double)c->seconds)
+			break;
+		if (due > now) {
+			struct timespec d;
+			d.tv_sec = (time_t)(due - now);
+			d.tv_nsec = (long)((due - now - (double)d.tv_sec) * 1e9);
+			nanosleep(&d, NULL);
+		}
+		result(c, MODBUS_FC_WRITE_SINGLE_REGISTER, what,
+		       modbus_write_register(c->ctx, PEER_FLOOD_REGISTER,
+					     (uint16_t)i), NULL);
+	}
+}
+
 static const struct script {
 	const char *name;
 	void (*run)(struct client *c);
@@ -313,17 +468,26 @@ static const struct script {
 	{ "control", script_control },
 	{ "identify", script_identify },
 	{ "bad", script_bad },
+	{ NULL, NULL },     /* "all" stops here: the attacks are apart */
+	{ "scan", script_scan },
+	{ "units", script_units },
+	{ "sweep", script_sweep },
+	{ "flood", script_flood },
 	{ NULL, NULL },
 };
 
-static int run_client(const char *ip, int port, const char *name)
+static int run_client(const char *ip, int port, const char *name, long rate,
+		      long seconds)
 {
 	const struct script *s = NULL;
 	struct client c = { 0 };
 	bool all = strcmp(name, "all") == 0;
+	size_t n = sizeof(scripts) / sizeof(scripts[0]);
 
-	for (int i = 0; scripts[i].name && !all; i++)
-		if (strcmp(scripts[i].name, name) == 0)
+	c.rate = rate;
+	c.seconds = seconds;
+	for (size_t i = 0; i < n && !all; i++)
+		if (scripts[i].name && strcmp(scripts[i].name, name) == 0)
 			s = &scripts[i];
 	if (!s && !all) {
 		fprintf(stderr, "modbus_peer: no script '%s'\n", name);
@@ -354,6 +518,25 @@ static int run_client(const char *ip, int port, const char *name)
 	return c.unanswered ? 3 : 0;
 }
 
+/* "--name N" among argv[from..]: 0, or -1 on anything else */
+static int options(int argc, char **argv, int from, const char *const *names,
+		   long *vals, int nnames)
+{
+	for (int i = from; i < argc; i += 2) {
+		int k;
+		for (k = 0; k < nnames; k++)
+			if (strcmp(argv[i], names[k]) == 0)
+				break;
+		if (k == nnames || i + 1 >= argc)
+			return -1;
+		char *end;
+		vals[k] = strtol(argv[i + 1], &end, 10);
+		if (end == argv[i + 1] || *end || vals[k] < 1)
+			return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int port;
@@ -366,18 +549,18 @@ int main(int argc, char **argv)
 		return usage();
 	}
 	if (strcmp(argv[1], "server") == 0) {
-		long count = 0;
-		if (argc == 6 && strcmp(argv[4], "--count") == 0) {
-			char *end;
-			count = strtol(argv[5], &end, 10);
-			if (end == argv[5] || *end || count < 1)
-				return usage();
-		} else if (argc != 4) {
+		static const char *const names[] = { "--count", "--map" };
+		long v[2] = { 0, PEER_MAP_SIZE };
+		if (options(argc, argv, 4, names, v, 2) < 0 || v[1] > PEER_MAP_MAX)
 			return usage();
-		}
-		return run_server(argv[2], port, count);
+		return run_server(argv[2], port, v[0], (int)v[1]);
 	}
-	if (strcmp(argv[1], "client") == 0 && argc == 5)
-		return run_client(argv[2], port, argv[4]);
+	if (strcmp(argv[1], "client") == 0 && argc >= 5) {
+		static const char *const names[] = { "--rate", "--seconds" };
+		long v[2] = { PEER_FLOOD_RATE, PEER_FLOOD_SECONDS };
+		if (options(argc, argv, 5, names, v, 2) < 0)
+			return usage();
+		return run_client(argv[2], port, argv[4], v[0], v[1]);
+	}
 	return usage();
 }
