@@ -21,7 +21,7 @@ if [ "${MM_SANITIZE:-}" = 1 ]; then
 	chmod 1777 "$SAN_DIR"
 	ASAN_OPTIONS="detect_leaks=1:log_exe_name=1:log_path=$SAN_DIR/asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$SAN_DIR/ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
-	LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+	LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 	export ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 	echo "sanitized run: programs from $BIN, tests from $B/tests, reports in $SAN_DIR"
 fi
@@ -82,6 +82,8 @@ if [ -n "${SAN_DIR:-}" ]; then
 	n_rep=0
 	for r in "$SAN_DIR"/*; do
 		[ -f "$r" ] || continue
+		# a report, not only statistics about suppressed leaks
+		grep -qE 'ERROR: |runtime error|WARNING: ' "$r" || continue
 		n_rep=$((n_rep + 1))
 		echo "== sanitizer report $(basename "$r"):"; head -30 "$r"
 	done

@@ -330,6 +330,11 @@ if [ "$rc" = 0 ] && grep -q "chroot $T/jail" "$T/jail.err" && [ "${n_alerts:-0}"
 else
 	fail "$N: --chroot" "status $rc, $n_alerts alert rows, $n_log records: $(tr '\n' ' ' <"$T/jail.err" | head -c 300)"
 fi
+# stdout on a character device: stdio asks whether it is a terminal (an
+# ioctl) before --stats-json prints; the filter once killed the sensor here
+"$BIN/mimamorid" -q -r "$T/demo.pcap" --zones "$ROOT/etc/zones.yaml" --db "$T/null.db" \
+	--stats-json >/dev/null 2>"$T/null.err"
+expect_eq "$N: --stats-json to /dev/null under the filter" "$?" 0
 "$BIN/mimamorid" -q -r "$T/demo.pcap" --zones "$ROOT/etc/zones.yaml" --db "$T/x.db" \
 	--log-dir "$T/outside" --chroot "$T/jail" 2>"$T/outside.err"
 rc=$?

@@ -41,7 +41,7 @@ while read -r f; do
 	rm -rf "$T/run"
 	ASAN_OPTIONS="detect_leaks=1:log_path=$T/reports/asan" \
 	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$T/reports/ubsan" \
-	LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp" \
+	LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0" \
 		"$S" -q -r "$PCAPS/$f" --zones "$T/zones.yaml" --db "$T/run.db" \
 		--log-dir "$T/run" --sensor san >/dev/null 2>"$T/err"
 	rc=$?
