@@ -9,8 +9,8 @@
 # the sandbox.  Two things a test provides:
 #   capture.pcap        "a capture of your plant": pcaps/demo-plant.pcap
 #   /var/lib/mimamori   system paths in a command are the sandbox's
-# Background jobs (`cmd &`) still running at the end of a block are
-# stopped.  One line per command: PASS when it exits 0, FAIL with its
+# A background job (`cmd &`) gets half a second to start before the next
+# command; those still running at the end of a block are stopped.  One line per command: PASS when it exits 0, FAIL with its
 # output's tail, SKIP with the reason for the few a test cannot run
 # (skip_reason below).
 . "$(dirname "$0")/lib.sh"
@@ -89,7 +89,9 @@ script() {
 		cmd=$(printf '%s' "$cmd" | sed "s|/var/lib/mimamori|$s/var/lib/mimamori|g")
 		case $cmd in
 		*"&")
-			printf '%s >.docs/%s.out 2>&1 &\nBGPIDS="$BGPIDS $!"; echo "%s 0" >>.docs/status\n' \
+			# half a second to start, as a person typing the next
+			# command gives it (a server binds its socket)
+			printf '%s >.docs/%s.out 2>&1 &\nBGPIDS="$BGPIDS $!"; echo "%s 0" >>.docs/status; sleep 0.5\n' \
 				"${cmd%&}" "$line" "$line" ;;
 		*)
 			printf '{ %s\n} >.docs/%s.out 2>&1; echo "%s $?" >>.docs/status\n' \
