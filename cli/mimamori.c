@@ -907,7 +907,8 @@ static int cmd_zones(sqlite3 *db, const struct opts *o)
 			sqlite3_errmsg(db));
 		rc = 1;
 	}
-	qsort(z.r, z.n, sizeof(*z.r), zrow_cmp);
+	if (z.n > 0)
+		qsort(z.r, z.n, sizeof(*z.r), zrow_cmp);
 	if (!o->json) {
 		printf("Alerts per zone%s%s%s%s%s\n\n",
 		       o->since[0] ? " since " : "", o->since,
@@ -1404,7 +1405,7 @@ static int cmd_tail(const struct opts *o)
 	/* the severity filter is the topic prefix: alert.1., alert.2. ... */
 	if (o->min_sev) {
 		for (int s = 1; s <= o->min_sev && s <= 9; s++) {
-			char topic[16];
+			char topic[24];
 			snprintf(topic, sizeof(topic), "alert.%d.", s);
 			zmq_setsockopt(sub, ZMQ_SUBSCRIBE, topic, strlen(topic));
 		}

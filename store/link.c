@@ -550,7 +550,8 @@ static int disk_open(struct mm_link *l, const char *dir, uint64_t clock_seq,
 		if (d->f[i].end > next)
 			next = d->f[i].end;
 	}
-	qsort(rec, n, sizeof(*rec), cmp_loaded);
+	if (n > 0)
+		qsort(rec, n, sizeof(*rec), cmp_loaded);
 	if (n == 0) {
 		/* nothing to send again: the clock, or beyond the last life */
 		l->lo = l->hi = next > clock_seq ? next : clock_seq;
