@@ -125,7 +125,8 @@ static void s7c_ud(struct s7c *s, uint8_t group, uint8_t sub,
 	dat[0] = 0xFF; /* success */
 	dat[1] = 0x09; /* octet string */
 	put16(dat + 2, (uint16_t)n);
-	memcpy(dat + 4, data, n);
+	if (n)
+		memcpy(dat + 4, data, n);
 	rdat[0] = 0xFF;
 	rdat[1] = 0x09;
 	put16(rdat + 2, (uint16_t)rn);
