@@ -3569,9 +3569,14 @@ static enum mm_probe bacnet_probe(const uint8_t *p, size_t n, enum mm_dir dir)
 	/* 3) a known BVLC function */
 	if (p[1] >= BVLC_FN_N)
 		return MM_PROBE_NO;
-	/* 4) the BVLC length is the datagram's */
-	if ((((size_t)p[2] << 8) | p[3]) != n)
-		return MM_PROBE_NO;
+	/*
+	 * 4) the BVLC length is the datagram's.  A sender that gets it wrong
+	 * while an NPDU of version 1 follows (check 6) is still BACnet: the
+	 * parser raises bvlc_length_mismatch for it.  Excluding such flows
+	 * would let a broken length field blind the monitor (icsnpp-bacnet's
+	 * ReinitializeDevice password guessing says 17 in every datagram).
+	 */
+	bool len_ok = (((size_t)p[2] << 8) | p[3]) == n;
 	/* 5) the function's layout fits that length */
 	switch (p[1]) {
 	case BVLC_RESULT:
@@ -3605,6 +3610,9 @@ static enum mm_probe bacnet_probe(const uint8_t *p, size_t n, enum mm_dir dir)
 	}
 	/* 6) NPDU version 1 (6.2.1), with its control octet */
 	if (npdu && (n < npdu + 2 || p[npdu] != NPDU_VERSION))
+		return MM_PROBE_NO;
+	/* a BVLC-only message has nothing else to vouch for it */
+	if (!len_ok && !npdu)
 		return MM_PROBE_NO;
 	return MM_PROBE_YES;
 }

@@ -626,11 +626,18 @@ static void test_probe_rejects(void **state)
 	/* 3) function 0x0D is not defined */
 	n = dg(0x0D, "01 00 10 08", b);
 	assert_int_equal(D->probe(b, n, REQ), MM_PROBE_NO);
-	/* 4) BVLC length 9 for an 8-byte datagram, and 7 */
+	/* 4) a BVLC length that is not the datagram's: refused for a
+	 * BVLC-only message (a Register-Foreign-Device of 6 bytes saying 7),
+	 * but a Who-Is behind it (NPDU version 1) is still BACnet: the
+	 * parser flags the length instead (bvlc_length_mismatch) */
+	assert_int_equal(D->probe((const uint8_t *)"\x81\x05\x00\x07\x00\x3c", 6, REQ),
+			 MM_PROBE_NO);
+	assert_int_equal(D->probe((const uint8_t *)"\x81\x05\x00\x06\x00\x3c", 6, REQ),
+			 MM_PROBE_YES);
 	n = dg(BCAST, "01 00 10 08", b);
 	b[3] = 9;
-	assert_int_equal(D->probe(b, n, REQ), MM_PROBE_NO);
-	b[3] = 7;
+	assert_int_equal(D->probe(b, n, REQ), MM_PROBE_YES);
+	b[0] = 0x82; /* ... but not when anything else is off */
 	assert_int_equal(D->probe(b, n, REQ), MM_PROBE_NO);
 	/* 5) layouts: a Result of 3 bytes, a Delete-FDT-Entry of 4, a BDT of
 	 * half an entry */
