@@ -527,21 +527,25 @@ static struct scan_ent *scan_get(uint32_t cli, uint32_t srv, double now)
 	return s;
 }
 
-/* e: client -> server; news: the request added a value to the window */
+/* e: client -> server; called when a request added a value to the
+ * window (the common request, one the window knows, stops before) */
 static void scan_check(struct scan_ent *s, struct mm_flow *f,
-		       const struct mm_ends *e, double now, bool news)
+		       const struct mm_ends *e, double now)
 {
 	const struct detect_cfg *c = &detect_cfg;
 	unsigned nfc = bits_union(s->fc[0], s->fc[1], 2);
 	unsigned nref = bits_union(s->refused[0], s->refused[1], 2);
 	unsigned nunit = bits_union(s->unit[0], s->unit[1], 4);
-	bool by_fc = c->modbus_scan_functions && nfc >= (unsigned)c->modbus_scan_functions;
-	bool by_ref = c->modbus_scan_refused && nref >= (unsigned)c->modbus_scan_refused;
-	bool by_unit = c->modbus_scan_units && nunit >= (unsigned)c->modbus_scan_units;
+	bool by_fc = c->modbus_scan_functions &&
+		     nfc >= (unsigned)c->modbus_scan_functions;
+	bool by_ref = c->modbus_scan_refused &&
+		      nref >= (unsigned)c->modbus_scan_refused;
+	bool by_unit = c->modbus_scan_units &&
+		       nunit >= (unsigned)c->modbus_scan_units;
 	char detail[200];
 	struct det_facts x = { c->modbus_scan_window, 0, 0, NULL, detail };
 
-	if (!news || !(by_fc || by_ref || by_unit) || !episode_hot(&s->ep, now))
+	if (!(by_fc || by_ref || by_unit) || !episode_hot(&s->ep, now))
 		return;
 	snprintf(detail, sizeof(detail), "%u distinct function codes (%u "
 		 "refused as illegal function) and %u unit ids within %g s",
@@ -577,7 +581,8 @@ static void scan_op(struct mm_flow *f, const struct mm_ends *e,
 	news = bit_add(s->fc[0], s->fc[1], op->function < 128 ? op->function : 0);
 	if (op->has_ref)
 		news |= bit_add(s->unit[0], s->unit[1], op->unit & 0xFF);
-	scan_check(s, f, e, now, news);
+	if (news)
+		scan_check(s, f, e, now);
 }
 
 /*
@@ -605,7 +610,8 @@ static void scan_refused(struct mm_flow *f, const struct mm_ends *e,
 	ends_swap(e, &req);
 	s = scan_get(req.src_ip, req.dest_ip, now);
 	bit_add(s->fc[0], s->fc[1], fc);
-	scan_check(s, f, &req, now, bit_add(s->refused[0], s->refused[1], fc));
+	if (bit_add(s->refused[0], s->refused[1], fc))
+		scan_check(s, f, &req, now);
 }
 
 /* ------------------------------------------------------------------ */
