@@ -31,6 +31,16 @@
 #   mimamorid+logs  median <= 6.0 x pcapread median
 #   mimamorid       peak RSS <= 64 MiB (both rows)
 #
+# The alert store (build/bench/store_ingest, once per run, after the rows
+# above; see that file): a plain batched SQLite insert loop of N alert rows
+# into the store's schema, then the same N alerts through the sensor's
+# link into a real bin/mimamori-store over tcp://127.0.0.1, acknowledged;
+# and the wall time of `mimamori alerts --db FILE --zone seigyo_line1
+# --since 24h` over a store of 1,000,000 alerts (made once a day into
+# $MM_BENCH_DIR/store).  Targets: store ingest >= 0.5 x the plain loop's
+# rate; that query < 50 ms (median).  STORE_ALERTS (default 100000) and
+# QUERY_ROWS (default 1000000) change the sizes; STORE_BENCH=0 skips it.
+#
 # Fails (exit 1) only when a program crashed (killed by a signal), when
 # pcapread or nidsonly failed, or when mimamorid exited non-zero.  Until
 # bin/mimamorid exists its rows are reported as missing.
@@ -228,6 +238,36 @@ if [ -f "$work/logs.kib" ]; then
 	echo "transaction logs written per run: $(($(cat "$work/logs.kib") / 1024)) MiB"
 fi
 
+# --- the alert store ----------------------------------------------------
+store_json=null
+if [ "${STORE_BENCH:-1}" != 0 ] && [ -x "$B/bench/store_ingest" ] &&
+	[ -x "$BIN/mimamori-store" ] && [ -x "$BIN/mimamori" ]; then
+	mkdir -p "$CACHE/store"
+	echo
+	echo "bench: the alert store (${STORE_ALERTS:-100000} alerts; query over ${QUERY_ROWS:-1000000})"
+	if "$B/bench/store_ingest" --store "$BIN/mimamori-store" --cli "$BIN/mimamori" \
+		--dir "$CACHE/store" --alerts "${STORE_ALERTS:-100000}" \
+		--query-rows "${QUERY_ROWS:-1000000}" >"$work/store.out" 2>"$work/store.err"; then
+		sv() { sed -n "s/^$1 //p" "$work/store.out" | head -1; }
+		qn() { if [ -z "$1" ]; then echo null; else q "$1"; fi; }
+		pr=$(sv plain_rate) sr=$(sv store_rate) ratio=$(sv store_ratio)
+		qms=$(sv query_ms_median) qmax=$(sv query_ms_max)
+		iv=$(echo "$ratio" | awk '{ print ($1 >= 0.5 ? "met" : "NOT met") }')
+		qv=$(echo "$qms" | awk '{ print ($1 != "" && $1 < 50 ? "met" : "NOT met") }')
+		printf '%-34s %10s alerts/s\n' "plain SQLite insert loop" "$pr"
+		printf '%-34s %10s alerts/s  %s x plain (target >= 0.5: %s)\n' \
+			"store ingest, acknowledged" "$sr" "$ratio" "$iv"
+		printf '%-34s %10s ms median, %s ms max (target < 50 ms: %s)\n' \
+			"alerts --zone Z --since 24h" "$qms" "$qmax" "$qv"
+		echo "  query: $(sv query_command) over $(sv query_rows) alerts"
+		store_json="{\"plain_alerts_per_s\": $(qn "$pr"), \"store_alerts_per_s\": $(qn "$sr"), \"ratio\": $(qn "$ratio"), \"ingest_target\": {\"min_ratio\": 0.5, \"met\": $([ "$iv" = met ] && echo true || echo false)}, \"query_rows\": $(qn "$(sv query_rows)"), \"query_ms_median\": $(qn "$qms"), \"query_ms_max\": $(qn "$qmax"), \"query_target\": {\"max_ms\": 50, \"met\": $([ "$qv" = met ] && echo true || echo false)}}"
+	else
+		echo "bench: the store benchmark failed:" >&2
+		tail -5 "$work/store.err" >&2
+		FAILED=1
+	fi
+fi
+
 mkdir -p "$(dirname "$JSON")"
 cat >"$JSON" <<EOF
 {
@@ -239,6 +279,7 @@ cat >"$JSON" <<EOF
   "time_source": "$([ $have_ns = 1 ] && echo 'date +%s%N around each run' || echo 'date +%s')",
   "rss_source": "$([ -n "$TIME" ] && echo '/usr/bin/time %M (max RSS, KiB)' || echo none)",
   "failed": $([ $FAILED = 1 ] && echo true || echo false),
+  "store": $store_json,
   "rows": [$json_rows
   ]
 }
