@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/fmt.h"
 #include "dissector.h"
 
 /* ------------------------------------------------------------------ */
@@ -1045,8 +1046,10 @@ static void target(struct pdu *p, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* mm_vfmt: every request's target, where snprintf would cost more
+	 * than the parsing (common/fmt.h) */
 	va_start(ap, fmt);
-	vsnprintf(p->op.target, sizeof(p->op.target), fmt, ap);
+	mm_vfmt(p->op.target, sizeof(p->op.target), fmt, ap);
 	va_end(ap);
 }
 
@@ -1060,7 +1063,7 @@ static void target_add(struct pdu *p, const char *fmt, ...)
 	if (n + 1 >= sizeof(p->op.target))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(p->op.target + n, sizeof(p->op.target) - n, fmt, ap);
+	mm_vfmt(p->op.target + n, sizeof(p->op.target) - n, fmt, ap);
 	va_end(ap);
 }
 
