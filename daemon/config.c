@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "sensor.h"
+#include "store_cfg.h"
 
 void mm_cfg_defaults(struct mm_cfg *c)
 {
@@ -167,6 +168,20 @@ static int set_key(struct cfg_parse *p, struct mm_cfg *c, const char *sect,
 		c->aggregate_window = d;
 		return 0;
 	}
+	/* the link's disk spool and keys, the embedded store's retention
+	 * (store_cfg.h: kept apart from struct mm_cfg) */
+	if (IS("link", "spool_dir"))
+		return get_str(p, v, k, &mm_store_cfg.spool_dir);
+	if (IS("link", "spool_mb"))
+		return get_num(p, v, k, 1, 1 << 20, &mm_store_cfg.spool_mb);
+	if (IS("link", "curve_secret"))
+		return get_str(p, v, k, &mm_store_cfg.curve_secret);
+	if (IS("link", "store_public"))
+		return get_str(p, v, k, &mm_store_cfg.store_public);
+	if (IS("store", "retain_days"))
+		return get_num(p, v, k, 0, 36500, &mm_store_cfg.retain_days);
+	if (IS("store", "retain_mb"))
+		return get_num(p, v, k, 0, 1e9, &mm_store_cfg.retain_mb);
 #undef IS
 	if (!strcmp(sect, "detect")) {
 		/* the behaviour detectors' thresholds (detect.c's table) */
