@@ -129,6 +129,13 @@ static void send_asset(const struct host *h, const struct zone *z)
 		mm_link_send(mm.link, "asset", json, len);
 }
 
+static const struct mm_event_def identity_changed = {
+	"asset.identity_changed", 2, "Device Change",
+	"a device states another identity than before (firmware, model, order "
+	"number): an unannounced firmware update, a swapped device, or "
+	"something answering in its name"
+};
+
 void hosts_fact(uint32_t ip, const struct zone *z, const char *key,
 		const uint8_t *v, size_t n)
 {
@@ -154,6 +161,23 @@ void hosts_fact(uint32_t ip, const struct zone *z, const char *key,
 			return;
 		f = &h->facts[h->n_facts++];
 		snprintf(f->key, sizeof(f->key), "%s", key);
+	} else {
+		/*
+		 * The device states another identity than before (firmware,
+		 * model, order number...): a firmware update nobody
+		 * announced, a swapped device, or something answering in its
+		 * name.  Printable text only in the detail.
+		 */
+		char detail[200];
+		size_t o = (size_t)snprintf(detail, sizeof(detail), "%s: ", key);
+		for (size_t i = 0; i < f->len && o + 5 < sizeof(detail); i++)
+			detail[o++] = f->value[i] >= 0x20 && f->value[i] < 0x7f ? (char)f->value[i] : '?';
+		o += (size_t)snprintf(detail + o, sizeof(detail) - o, " -> ");
+		for (size_t i = 0; i < n && o + 1 < sizeof(detail); i++)
+			detail[o++] = v[i] >= 0x20 && v[i] < 0x7f ? (char)v[i] : '?';
+		detail[o < sizeof(detail) ? o : sizeof(detail) - 1] = 0;
+		mm.st.identity_changes++;
+		alert_asset(&identity_changed, 2300003, ip, z, detail);
 	}
 	memcpy(f->value, v, n);
 	f->len = (uint8_t)n;

@@ -98,6 +98,7 @@ struct mm_stats {
 	uint64_t log_errors;
 	uint64_t hosts_table_full;
 	uint64_t mac_changes;
+	uint64_t identity_changes;
 	uint64_t service_flows;     /* flows of generic services judged */
 	uint64_t service_table_full;
 	uint64_t zone_reloads;       /* SIGHUP: new zone file in force */

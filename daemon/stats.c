@@ -91,6 +91,7 @@ void mm_stats_json(struct mm_rec *r)
 	rec_uint(r, "log_errors", s->log_errors);
 	rec_uint(r, "hosts_table_full", s->hosts_table_full);
 	rec_uint(r, "mac_changes", s->mac_changes);
+	rec_uint(r, "identity_changes", s->identity_changes);
 	rec_obj_begin(r, "services");
 	rec_uint(r, "judged", s->service_flows);
 	rec_uint(r, "table_evictions", s->service_table_full);

@@ -19,6 +19,7 @@
 
 #include "background.h"
 #include "gen.h"
+#include "modbus.h"
 
 /* a TCP session: handshake, `rounds` request/answer exchanges, close */
 static uint64_t session(struct rng *r, uint32_t cli, uint32_t srv,
@@ -101,7 +102,44 @@ static int run_lateral(int argc, char **argv, uint64_t seed)
 	return 0;
 }
 
+/*
+ * identity: the engineering station reads PLC-L1-01's device
+ * identification (FC 43/14) twice, and between the reads the PLC's stated
+ * firmware revision changed (an unannounced update or a swapped device):
+ * asset.identity_changed once, for 10.10.1.10.
+ */
+static int run_identity(int argc, char **argv, uint64_t seed)
+{
+	const uint32_t ews = PG_IP(10, 4, 0, 10), plc = PG_IP(10, 10, 1, 10);
+	struct mbdev dev;
+	struct mbs s;
+	struct rng r;
+	uint8_t q[16];
+	uint64_t t = PG_SEC(1);
+
+	(void)argc;
+	(void)argv;
+	rng_seed(&r, seed);
+	mbdev_init(&dev, seed, 16, 16, 32, 32);
+	dev.vendor = "Schneider Electric";
+	dev.product = "BMX P34 2020";
+	dev.revision = "v3.40";
+	for (int round = 0; round < 2; round++) {
+		out_flush(t);
+		mbs_init(&s, &r, &dev, ews, plc, (uint16_t)(100 * (round + 1)));
+		t = mbs_open(&s, t);
+		t = mbs_xact(&s, t + PG_MS(20), q, mbq_devid(q));
+		t = mbs_read(&s, t + PG_MS(50), MB_FC_READ_HOLDING_REGISTERS, 0, 4);
+		t = mbs_close(&s, t + PG_MS(30));
+		t += PG_SEC(60);
+		dev.revision = "v3.50"; /* what the second read finds */
+	}
+	return 0;
+}
+
 const struct gen_scenario gen_generic_scenarios[] = {
+	{ "identity", "", "a PLC's stated firmware changes between two reads",
+	  run_identity, false },
 	{ "lateral", "", "SMB, RDP and ping from enterprise IT into the plant",
 	  run_lateral, false },
 	{ NULL, NULL, NULL, NULL, false },
