@@ -44,10 +44,10 @@
 #define SIG_ID_RETURNED 2190002
 
 /* PRAGMA user_version of the schema this code writes */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /*
- * Version 2.  Indexes are what the queries use and no more: every index
+ * Version 3.  Indexes are what the queries use and no more: every index
  * is one more B-tree insert per alert.
  */
 static const char store_schema[] =
@@ -79,7 +79,7 @@ static const char store_schema[] =
 	"CREATE INDEX IF NOT EXISTS alerts_agg ON alerts"
 	"(sensor, signature, src_ip, dest_ip, dest_port, last_ts);"
 	/* every (sensor, seq) stored and still resendable: what makes a
-	 * resend idempotent (pruned below each sensor's acked_below) */
+	 * resend idempotent (pruned below each sensor's prune_below) */
 	"CREATE TABLE IF NOT EXISTS ingest("
 	" sensor TEXT NOT NULL, seq INTEGER NOT NULL,"
 	" PRIMARY KEY(sensor, seq)) WITHOUT ROWID;"
@@ -92,6 +92,7 @@ static const char store_schema[] =
 	" hello_seq INTEGER, stats_seq INTEGER," /* a late resend loses */
 	" link TEXT, link_ts TEXT,"  /* the link's last heartbeat */
 	" acked_below INTEGER,"      /* it never resends below this seq */
+	" prune_below INTEGER,"      /* acked_below of the heartbeat before */
 	" key TEXT,"                 /* name of its CurveZMQ key */
 	" silent_since TEXT);"       /* set while sensor.silent stands */
 	"CREATE TABLE IF NOT EXISTS assets("
@@ -101,6 +102,10 @@ static const char store_schema[] =
 	"CREATE INDEX IF NOT EXISTS assets_zone ON assets(zone);";
 
 /* version 1 -> 2: the sensors' new columns; alerts(ts) was never used */
+/* version 2 -> 3: pruning lags one heartbeat behind */
+static const char store_migrate_2_3[] =
+	"ALTER TABLE sensors ADD COLUMN prune_below INTEGER;";
+
 static const char store_migrate_1_2[] =
 	"ALTER TABLE sensors ADD COLUMN hello_seq INTEGER;"
 	"ALTER TABLE sensors ADD COLUMN stats_seq INTEGER;"
@@ -196,6 +201,11 @@ static const char *const store_sql[ST__N] = {
 		" link_ts, acked_below, key) VALUES(?1, ?2, ?2, ?3, ?2, ?4, ?5)"
 		" ON CONFLICT(sensor) DO UPDATE SET link = excluded.link,"
 		" link_ts = excluded.link_ts, acked_below = excluded.acked_below,"
+		/* a copy of a record sent before an ack may still be on its
+		 * way, on a connection that died: prune only below what the
+		 * sensor promised a heartbeat ago (right-hand sides see the
+		 * row as it was) */
+		" prune_below = acked_below,"
 		" key = coalesce(excluded.key, key),"
 		" last_contact = excluded.last_contact",
 	[ST_SENSOR_KEY] = "UPDATE sensors SET key = ?2 WHERE sensor = ?1",
@@ -231,8 +241,8 @@ static const char *const store_sql[ST__N] = {
 			 " ORDER BY id LIMIT ?1)",
 	[ST_PAGES] = "SELECT p.page_count - f.freelist_count, f.freelist_count"
 		     " FROM pragma_page_count() p, pragma_freelist_count() f",
-	[ST_PRUNE_LIST] = "SELECT sensor, acked_below FROM sensors"
-			  " WHERE acked_below > 0 ORDER BY sensor",
+	[ST_PRUNE_LIST] = "SELECT sensor, min(prune_below, acked_below)"
+			  " FROM sensors WHERE prune_below > 0 ORDER BY sensor",
 	/* at most ?3 rows, the lowest seqs first (a range of the key) */
 	[ST_PRUNE] = "DELETE FROM ingest WHERE sensor = ?1 AND seq < min(?2,"
 		     " coalesce((SELECT seq FROM ingest WHERE sensor = ?1"
@@ -508,6 +518,8 @@ static int schema(struct store_db *d, int ver, char *err, size_t errlen)
 		goto fail;
 	/* later versions migrate here, one step at a time */
 	if (ver == 1 && exec(d, store_migrate_1_2, err, errlen))
+		goto fail;
+	if (ver >= 1 && ver <= 2 && exec(d, store_migrate_2_3, err, errlen))
 		goto fail;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d",
 		 STORE_SCHEMA_VERSION);
@@ -1659,7 +1671,8 @@ static int64_t free_pages(struct store_db *d)
 	return n;
 }
 
-/* ingest rows below each sensor's acked_below can never be needed */
+/* ingest rows below what each sensor promised a heartbeat ago can never
+ * be needed */
 static long prune_ingest(struct store_db *d, int budget, char *err,
 			 size_t errlen)
 {

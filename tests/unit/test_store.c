@@ -151,7 +151,7 @@ static void test_schema(void **state)
 	char buf[64];
 
 	store_db_close(d);
-	assert_int_equal(q1(f->db, "PRAGMA user_version"), 2);
+	assert_int_equal(q1(f->db, "PRAGMA user_version"), 3);
 	assert_string_equal(qs(f->db, "PRAGMA journal_mode", buf, sizeof(buf)),
 			    "wal");
 	assert_int_equal(q1(f->db, "SELECT count(*) FROM sqlite_master WHERE "
