@@ -1242,11 +1242,21 @@ static const char *pcol(sqlite3_stmt *st, int i)
 static void pint(sqlite3_stmt *st, int i, bool *has, int64_t *v)
 {
 	int t = sqlite3_column_type(st, i);
+	double f;
 
-	*has = t == SQLITE_INTEGER || t == SQLITE_FLOAT;
-	*v = t == SQLITE_INTEGER ? sqlite3_column_int64(st, i)
-	     : t == SQLITE_FLOAT ? (int64_t)sqlite3_column_double(st, i)
-				 : 0;
+	*has = false;
+	*v = 0;
+	if (t == SQLITE_INTEGER) {
+		*has = true;
+		*v = sqlite3_column_int64(st, i);
+	} else if (t == SQLITE_FLOAT) {
+		/* 1e400 or NaN is no number an integer column can hold */
+		f = sqlite3_column_double(st, i);
+		if (f > -9.2e18 && f < 9.2e18) {
+			*has = true;
+			*v = (int64_t)f;
+		}
+	}
 }
 
 struct store_rec *store_rec_parse(struct store_parser *ps, const char *kind,

@@ -482,6 +482,32 @@ static void test_sql_in_values(void **state)
 			    "box'1; DELETE FROM sensors;--");
 }
 
+/* odd field types: stored as NULL (or their JSON text), never a crash */
+static void test_odd_fields(void **state)
+{
+	struct fx *f = *state;
+	struct store_db *d = open_db(f, NULL);
+	static const char odd[] =
+		"{\"timestamp\":\"2015-10-22T10:00:01Z\",\"src_ip\":17,"
+		"\"dest_ip\":true,\"dest_port\":1e400,\"src_port\":\"80\","
+		"\"src_zone\":\"\",\"app_proto\":null,"
+		"\"alert\":{\"signature\":\"t.odd\",\"severity\":2.9,"
+		"\"signature_id\":-1e30}}";
+	static const char not_sig[] =
+		"{\"alert\":{\"signature\":{\"x\":1}}}";
+
+	assert_int_equal(put(d, "box1", 1, "alert", odd), 1);
+	assert_int_equal(put(d, "box1", 2, "alert", not_sig), -1);
+	assert_true(store_db_err_is_record(d));
+	store_db_close(d);
+	assert_int_equal(q1(f->db, "SELECT count(*) FROM alerts WHERE "
+				   "src_ip IS NULL AND dest_ip IS NULL AND "
+				   "dest_port IS NULL AND src_port IS NULL AND "
+				   "src_zone IS NULL AND app_proto IS NULL AND "
+				   "severity = 2 AND signature_id IS NULL"),
+			 1);
+}
+
 /* ---------------- keys ---------------- */
 
 static void test_keys(void **state)
@@ -866,6 +892,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_safety, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sql_in_values, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_odd_fields, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_curve, setup, teardown),
