@@ -1,14 +1,22 @@
 /*
  * server.c - the alert store behind a ZeroMQ ROUTER socket.
  *
- * One thread owns the socket and the database.  It drains what arrived
- * (up to batch_max records, or for at most batch_ms), stores the batch in
- * one transaction, commits, and only then acknowledges: an ack promises
- * that the record survives a crash of the store (WAL, synchronous=NORMAL).
- * Between batches, never inside one, the same thread does the slow
- * chores in small steps: retention (a bounded delete per step) and the
- * sensor.silent check.  New alert rows are published (PUB socket) and
- * queued for syslog only after their transaction committed.
+ * Two threads share the work (a pipeline, two cores):
+ *   - the receiving thread (store_server_run) owns the ROUTER socket: it
+ *     checks each message's frames, parses its JSON (the costliest part of
+ *     a record, store_rec_parse) and queues it for the database thread;
+ *     it sends the acks the database thread hands back.  When that queue
+ *     is full (two batches) it stops reading, and ZeroMQ's own bounds push
+ *     back on the sensors.
+ *   - the database thread (db_run) owns the connection: it stores up to
+ *     batch_max records (or what arrived within batch_ms) in one
+ *     transaction, commits, and only then passes their acks on: an ack
+ *     promises that the record survives a crash of the store (WAL,
+ *     synchronous=NORMAL).  Between batches, never inside one, it does the
+ *     slow chores in small steps: retention (a bounded delete per step)
+ *     and the sensor.silent check.  New alert rows are published (PUB
+ *     socket, this thread's) and queued for syslog only after their
+ *     transaction committed.
  *
  * Frames received on the ROUTER (DEALER peers add no empty delimiter):
  *   routing id | "MM1" | kind | sensor id | seq (8 bytes BE) | JSON
