@@ -416,9 +416,9 @@ static void ctx_asset_fact(struct mm_ctx *c, bool server_side, const char *key,
 	struct mm_flow *f = ctx_flow(c);
 
 	if (server_side)
-		hosts_fact(f->srv_ip, f->srv_zone, key, value, len);
+		hosts_fact(f->srv_ip, f->srv_zone, key, value, len, f->id);
 	else
-		hosts_fact(f->cli_ip, f->cli_zone, key, value, len);
+		hosts_fact(f->cli_ip, f->cli_zone, key, value, len, f->id);
 }
 
 static void ctx_origin(struct mm_ctx *c, uint32_t ip, uint16_t port)

@@ -19,11 +19,49 @@
 #define FACTS_MAX 16
 #define FACT_VALUE_MAX 128
 
+#define FACT_SEEN 4
+
 struct fact {
 	char key[32];
 	uint8_t value[FACT_VALUE_MAX];
 	uint8_t len;
+	/*
+	 * A device may state one key several times with different values
+	 * (an S7 CPU lists the order number of each of its components): the
+	 * values seen in the flow that first reported the key are all its
+	 * identity; only a value never seen, in a later flow, is a change.
+	 */
+	uint64_t first_flow;
+	uint32_t seen[FACT_SEEN]; /* hashes of the values known */
+	uint8_t n_seen;
 };
+
+static uint32_t value_hash(const uint8_t *v, size_t n)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ v[i]) * 16777619u;
+	return h;
+}
+
+static bool fact_knows(const struct fact *f, uint32_t hv)
+{
+	for (int i = 0; i < f->n_seen; i++)
+		if (f->seen[i] == hv)
+			return true;
+	return false;
+}
+
+static void fact_learn(struct fact *f, uint32_t hv)
+{
+	if (f->n_seen < FACT_SEEN)
+		f->seen[f->n_seen++] = hv;
+	else {
+		memmove(f->seen, f->seen + 1, sizeof(f->seen[0]) * (FACT_SEEN - 1));
+		f->seen[FACT_SEEN - 1] = hv;
+	}
+}
 
 struct host {
 	uint32_t ip;
@@ -137,10 +175,11 @@ static const struct mm_event_def identity_changed = {
 };
 
 void hosts_fact(uint32_t ip, const struct zone *z, const char *key,
-		const uint8_t *v, size_t n)
+		const uint8_t *v, size_t n, uint64_t flow)
 {
 	struct host *h = host_get(ip);
 	struct fact *f = NULL;
+	uint32_t hv;
 
 	if (!h)
 		return;
@@ -156,12 +195,23 @@ void hosts_fact(uint32_t ip, const struct zone *z, const char *key,
 			f = &h->facts[i];
 	if (f && f->len == n && memcmp(f->value, v, n) == 0)
 		return; /* nothing new */
+	hv = value_hash(v, n);
 	if (!f) {
 		if (h->n_facts >= FACTS_MAX)
 			return;
 		f = &h->facts[h->n_facts++];
 		snprintf(f->key, sizeof(f->key), "%s", key);
+		f->first_flow = flow;
+		fact_learn(f, hv);
+	} else if (fact_knows(f, hv)) {
+		/* one of the values this device states: no news */
+		memcpy(f->value, v, n);
+		f->len = (uint8_t)n;
+		return;
+	} else if (flow == f->first_flow) {
+		fact_learn(f, hv); /* still learning the device's identity */
 	} else {
+		fact_learn(f, hv);
 		/*
 		 * The device states another identity than before (firmware,
 		 * model, order number...): a firmware update nobody

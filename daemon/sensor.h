@@ -301,7 +301,7 @@ int hosts_init(int max);
 /* true the first time this address is reported as in no zone */
 bool hosts_first_unknown(uint32_t ip);
 void hosts_fact(uint32_t ip, const struct zone *z, const char *key,
-		const uint8_t *v, size_t n);
+		const uint8_t *v, size_t n, uint64_t flow);
 /* a frame showed ip with this MAC (from flow_new: once per flow end) */
 void hosts_observe_mac(uint32_t ip, const struct zone *z, const uint8_t mac[6]);
 void hosts_free(void);
