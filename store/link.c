@@ -769,37 +769,36 @@ static void ack_one(struct mm_link *l, uint64_t seq)
 		l->lo++;
 }
 
+/* acks from the store: one frame "MM1ack" + 8-byte sequence numbers
+ * (see server.c for why one frame); anything else is skipped whole */
 static void read_acks(struct mm_link *l)
 {
 	for (;;) {
 		zmq_msg_t m;
-		int part = 0, more = 1;
-		bool ok = true;
+		int more;
 
 		zmq_msg_init(&m);
 		if (zmq_msg_recv(&m, l->sock, ZMQ_DONTWAIT) < 0) {
 			zmq_msg_close(&m);
 			return;
 		}
+		size_t n = zmq_msg_size(&m);
+		const uint8_t *p = zmq_msg_data(&m);
+		more = zmq_msg_more(&m);
+		if (!more && n >= 6 && (n - 6) % 8 == 0 &&
+		    !memcmp(p, MM_MAGIC "ack", 6))
+			for (size_t o = 6; o < n; o += 8)
+				ack_one(l, get_be64(p + o));
+		zmq_msg_close(&m);
+		/* a message of several frames is none of ours: drain it */
 		while (more) {
-			if (part > 0) {
-				zmq_msg_init(&m);
-				if (zmq_msg_recv(&m, l->sock, 0) < 0) {
-					zmq_msg_close(&m);
-					break;
-				}
+			zmq_msg_init(&m);
+			if (zmq_msg_recv(&m, l->sock, 0) < 0) {
+				zmq_msg_close(&m);
+				break;
 			}
 			more = zmq_msg_more(&m);
-			size_t n = zmq_msg_size(&m);
-			const uint8_t *p = zmq_msg_data(&m);
-			if (part == 0)
-				ok = n == 3 && !memcmp(p, MM_MAGIC, 3);
-			else if (part == 1)
-				ok = ok && n == 3 && !memcmp(p, "ack", 3);
-			else if (ok && n == 8)
-				ack_one(l, get_be64(p));
 			zmq_msg_close(&m);
-			part++;
 		}
 	}
 }

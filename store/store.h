@@ -13,7 +13,8 @@
  *             acknowledged nor resent; its seq frame carries the lowest seq
  *             the sensor may still send again (everything below it was
  *             acknowledged and is off its spool for good)
- *   store -> sensor:  "MM1" | "ack" | seq (8 bytes BE) [| seq ...]
+ *   store -> sensor:  "MM1ack" seq (8 bytes BE) [seq ...], one frame: libzmq 4.3
+ *                     asserts in a DEALER whose peer dies mid-multipart
  * The store acknowledges a record only after the transaction holding it
  * committed; (sensor, seq) is unique in the store, so a resent record is
  * acknowledged again but stored once.
