@@ -45,6 +45,14 @@ static uint32_t value_hash(const uint8_t *v, size_t n)
 	return h;
 }
 
+/* facts that describe a state, not an identity (an S7 CPU's RUN/STOP,
+ * Modbus FC 17's run indicator): they change without the device changing */
+static bool fact_is_state(const char *key)
+{
+	return strstr(key, "mode") || strstr(key, "state") ||
+	       strstr(key, "run_indicator");
+}
+
 static bool fact_knows(const struct fact *f, uint32_t hv)
 {
 	for (int i = 0; i < f->n_seen; i++)
@@ -203,7 +211,7 @@ void hosts_fact(uint32_t ip, const struct zone *z, const char *key,
 		snprintf(f->key, sizeof(f->key), "%s", key);
 		f->first_flow = flow;
 		fact_learn(f, hv);
-	} else if (fact_knows(f, hv)) {
+	} else if (fact_is_state(key) || fact_knows(f, hv)) {
 		/* one of the values this device states: no news */
 		memcpy(f->value, v, n);
 		f->len = (uint8_t)n;

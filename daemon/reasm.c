@@ -377,7 +377,24 @@ static void hole_fill(struct mm_flow *f, enum mm_dir dir)
 	mm.frame = saved_frame;
 	mm.now = saved_now;
 	hs->replay = false;
-	hole_clear(f, hs);
+	/*
+	 * The queue may hold a second hole: segments libnids still keeps
+	 * beyond it.  Forget only the segments the fill delivered; those left
+	 * keep the hole open (else a later fill, not knowing them, would
+	 * cover their bytes with filler).
+	 */
+	exp = snd->first_data_seq + (uint32_t)rcv->count + (uint32_t)rcv->urg_count;
+	if (rcv->list) {
+		uint32_t k = 0;
+		for (uint32_t i = 0; i < hs->n_ooo; i++)
+			if (seq_after(hs->ooo[i].seq + hs->ooo[i].len, exp))
+				hs->ooo[k++] = hs->ooo[i];
+		hs->n_ooo = k;
+	}
+	if (rcv->list && hs->n_ooo > 0)
+		hs->hole_since = mm_now();
+	else
+		hole_clear(f, hs);
 	if (seq_after(s_ack, rcv->ack_seq))
 		rcv->ack_seq = s_ack;
 	rcv->window = (u_short)s_window;
