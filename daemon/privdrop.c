@@ -274,7 +274,7 @@ static int drop_ids(char *err, size_t errlen)
  * architecture does not have):
  *   packet loop   poll/ppoll on the TPACKET ring, getsockopt (kernel
  *                 drop counters), read (offline captures)
- *   memory        mmap, munmap, mprotect, mremap, madvise, brk
+ *   memory        mmap, munmap, mprotect, mremap, madvise, brk, mlock, munlock
  *   logs          openat, write, writev, lseek, fstat, close, fsync
  *   threads       futex, the store's, the link's and ZeroMQ's threads
  *   ZeroMQ        epoll, eventfd, poll, sendto/recvfrom/sendmsg/recvmsg,
@@ -294,6 +294,8 @@ static const char *const allowed_calls[] = {
 	"unlinkat", "access", "faccessat", "faccessat2", "readlink",
 	"readlinkat", "getcwd", "mkdir", "mkdirat", "flock", "fallocate",
 	"mmap", "munmap", "mprotect", "mremap", "madvise", "brk",
+	/* libsodium locks CurveZMQ key memory when the link (re)connects */
+	"mlock", "munlock",
 	"futex", "set_robust_list", "rseq", "sched_yield", "sched_getaffinity",
 	"poll", "ppoll", "select", "pselect6", "epoll_create1", "epoll_create",
 	"epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd2",
