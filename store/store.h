@@ -8,7 +8,7 @@
  * Wire protocol (multipart messages; every frame is bytes):
  *   sensor -> store:  "MM1" | kind | sensor id | seq (8 bytes, big endian) | JSON
  *       kind: "alert", "hello" (sensor id, site, version, zone file),
- *             "stats", "asset": records, acknowledged;
+ *             "stats", "asset", "obs" (below): records, acknowledged;
  *             "beat": the link's own counters every few seconds, never
  *             acknowledged nor resent; its seq frame carries the lowest seq
  *             the sensor may still send again (everything below it was
@@ -23,6 +23,43 @@
  * pair and an allow-list of sensor public keys that its ZAP handler
  * checks (store/keys.c); a sensor holds its own key pair and the store's
  * public key.  Without keys the store listens on loopback or ipc:// only.
+ */
+/*
+ * Observation records (kind "obs"): what the sensor saw, for the learned
+ * baseline (store/baseline.c) and the zone matrix.  The sensor keeps a
+ * bounded table of distinct keys and reports each key when it first sees
+ * it in a run (n = 1, interval 0), then every report interval (packet
+ * time, default 60 s) when it saw the key again (n = operations since the
+ * previous report), and at exit.  One JSON object:
+ *
+ *   "timestamp"   packet time of the last operation counted (ISO 8601)
+ *   "first_seen"  packet time the sensor first saw the key in this run
+ *   "mode"        "learn" (record as normal) or "detect" (compare)
+ *   "what"        "op"      an operation a dissector reported;
+ *                 "service" a flow no dissector takes (conduit.c);
+ *                 "mac"     a MAC bound to an address (hosts.c)
+ *   op, service:
+ *   "src_ip", "dest_ip"   requester and server; "dest_port" the server's
+ *   "src_zone", "dest_zone"  zone ids, or null for a host in no zone
+ *   "proto"       "modbus", "s7comm", "bacnet"; for services "tcp/445",
+ *                 "udp/53", "icmp"
+ *   "op"          the operation class: read write program control
+ *                 discover other ("other" for a service)
+ *   "verdict"     what the zone policy said: "allowed", "no_conduit",
+ *                 "op_not_allowed", "unknown_host"
+ *   "n"           operations (services: connection attempts) counted
+ *   "interval"    seconds of packet time n covers (0 on a first report)
+ *   op only:
+ *   "function", "function_name"   the protocol's code and name
+ *   "unit", "space", "addr", "count"  the structured target when the
+ *                 dissector gave one (mm_op.has_ref): the key includes it
+ *   "peak_per_s"  write class only: most operations in one second of
+ *                 packet time since the previous report
+ *   mac:
+ *   "ip", "mac", "mac_vendor" (when known), "zone" (id or null),
+ *   "archetype"   the zone's archetype;
+ *   "watch"       true when a never-seen MAC in this zone matters (a
+ *                 control or engineering zone: asset.new)
  */
 #ifndef MM_STORE_H
 #define MM_STORE_H
