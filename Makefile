@@ -4,7 +4,9 @@
 #   make demo     install missing Debian packages, build, run the bundled
 #                 capture into an embedded store, print alerts per zone
 #   make test     install missing packages (tshark too), build, run all tests
-#   make bench    throughput ratios against a bare libpcap loop and libnids
+#   make bench    throughput ratios against a bare libpcap loop and libnids,
+#                 and against ndpiReader and tshark (installs bench-only
+#                 packages: tools/install-deps.sh --bench)
 #   make asan     the same binaries with AddressSanitizer/UBSan in build/san
 #   make test SANITIZE=1   the whole suite with ASan/UBSan binaries (build/san)
 #   make install  PREFIX=/usr/local, DESTDIR: programs, /etc/mimamori, units
@@ -59,7 +61,7 @@ UNIT  = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 PEERS = $(patsubst tests/peers/%.c,$(B)/tests/%,$(wildcard tests/peers/*.c))
 BENCH = $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all deps demo test check bench asan clean tools tests-build fuzz fuzz-run install
+.PHONY: all deps bench-deps demo test check bench asan clean tools tests-build fuzz fuzz-run install
 
 all: $(PROGS) $(TOOLS)
 
@@ -165,7 +167,12 @@ test check: deps
 scenarios: $(B)/tools/pcapgen $(B)/tests/scenario_peer
 	@B=$(B) sh pcaps/scenarios/make.sh
 
-bench: deps
+# the benchmarks' own packages (ndpiReader, tcpreplay, GNU time): never
+# needed by make test
+bench-deps:
+	@sh tools/install-deps.sh --bench
+
+bench: bench-deps
 	@$(MAKE) --no-print-directory all $(BENCH)
 	@sh bench/bench.sh
 

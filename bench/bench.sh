@@ -24,7 +24,14 @@
 #   tcpdump         tcpdump -nr FILE > /dev/null: a well-known C dissector
 #                   printing one line per packet, for scale.
 #   tshark          tshark -r FILE > /dev/null (one round only: slow).
-#   ndpiReader      ndpiReader -i FILE, when installed.
+#   ndpiReader      ndpiReader -i FILE (nDPI 4.2, Debian libndpi-bin; installed
+#                   by make bench): flow classification, one thread (its -n
+#                   is ignored for a file).  Its report goes to a file, never
+#                   the terminal; the bench checks that it read every packet
+#                   ("IP packets: N of N packets total").
+#
+# Peers (reported, never enforced): mimamorid at least 6 x faster than
+# ndpiReader and 100 x faster than tshark (peer median / mimamorid median).
 #
 # Targets (reported, never enforced: timing is not a test):
 #   mimamorid       median <= 3.0 x pcapread median
@@ -165,7 +172,9 @@ while [ $i -le "$ROUNDS" ]; do
 		fi
 	fi
 	[ $HAVE_TCPDUMP = 1 ] && run tcpdump 0 tcpdump -nr "$PCAP"
-	[ $HAVE_NDPI = 1 ] && run ndpiReader 0 ndpiReader -i "$PCAP"
+	# its report (memory, packet counts, protocols) to a file: read below
+	[ $HAVE_NDPI = 1 ] && run ndpiReader 0 ndpiReader -i "$PCAP" &&
+		cp "$work/ndpiReader.out" "$work/ndpiReader.report"
 	[ $HAVE_TSHARK = 1 ] && [ $i = 1 ] && run tshark 0 tshark -r "$PCAP"
 	i=$((i + 1))
 done
@@ -234,6 +243,29 @@ for row in pcapread nidsonly mimamorid mimamorid+logs tcpdump ndpiReader tshark;
 	json_rows="$json_rows${json_rows:+,}
     {\"row\": \"$row\", \"status\": \"$st\", \"runs_s\": [${runs}], \"median_s\": $(q "$med"), \"ratio_to_pcapread\": $(q "$ratio"), \"kpkt_per_s\": $(q "$kpps"), \"peak_rss_mib\": $(q "$mib"), \"target\": $jt}"
 done
+# --- against the peers: how many times faster mimamorid is ------------------
+peers_json=""
+dmed=$(median 1 "$work/mimamorid.runs")
+for peer in ndpiReader:6 tshark:100; do
+	p=${peer%%:*} want=${peer#*:}
+	pmed=$(median 1 "$work/$p.runs")
+	[ "$pmed" = - ] && continue
+	[ "$dmed" = - ] && continue
+	x=$(echo "$pmed $dmed" | awk '{ printf "%.2f", ($2 > 0 ? $1 / $2 : 0) }')
+	v=$(echo "$x $want" | awk '{ print ($1 >= $2 ? "met" : "NOT met") }')
+	printf 'mimamorid is %s x faster than %s (target >= %s: %s)\n' "$x" "$p" "$want" "$v"
+	peers_json="$peers_json${peers_json:+, }{\"peer\": \"$p\", \"times_faster\": $x, \"min\": $want, \"met\": $([ "$v" = met ] && echo true || echo false)}"
+done
+if [ -f "$work/ndpiReader.report" ]; then
+	# did nDPI read the whole file?  "IP packets: N of M packets total"
+	nseen=$(sed -n 's/^[[:space:]]*IP packets:[[:space:]]*[0-9]*[[:space:]]*of \([0-9]*\) packets total.*/\1/p' \
+		"$work/ndpiReader.report" | head -1)
+	if [ "$nseen" != "$npk" ]; then
+		echo "bench: ndpiReader read ${nseen:-?} packets of $npk: its row is not comparable" >&2
+	fi
+	sed -n 's/^[[:space:]]*\(Flow Memory (per flow)\|Peak Memory\):[[:space:]]*\(.*[^[:space:]]\)[[:space:]]*$/ndpiReader \1: \2/p' \
+		"$work/ndpiReader.report"
+fi
 if [ -f "$work/logs.kib" ]; then
 	echo "transaction logs written per run: $(($(cat "$work/logs.kib") / 1024)) MiB"
 fi
@@ -280,6 +312,7 @@ cat >"$JSON" <<EOF
   "rss_source": "$([ -n "$TIME" ] && echo '/usr/bin/time %M (max RSS, KiB)' || echo none)",
   "failed": $([ $FAILED = 1 ] && echo true || echo false),
   "store": $store_json,
+  "peers": [$peers_json],
   "rows": [$json_rows
   ]
 }

@@ -21,6 +21,14 @@
 
 #define FACT_SEEN 4
 
+/*
+ * The asset alerts' signature ids: 2500001 + n, apart from detect.c's
+ * 2300001 + row.  asset.new (2500001) is raised by the store, which knows
+ * every MAC the plant has shown (store/baseline.c).
+ */
+#define SID_MAC_CHANGED 2500002
+#define SID_IDENTITY_CHANGED 2500003
+
 struct fact {
 	char key[32];
 	uint8_t value[FACT_VALUE_MAX];
@@ -235,7 +243,7 @@ void hosts_fact(uint32_t ip, const struct zone *z, const char *key,
 			detail[o++] = v[i] >= 0x20 && v[i] < 0x7f ? (char)v[i] : '?';
 		detail[o < sizeof(detail) ? o : sizeof(detail) - 1] = 0;
 		mm.st.identity_changes++;
-		alert_asset(&identity_changed, 2300003, ip, z, detail);
+		alert_asset(&identity_changed, SID_IDENTITY_CHANGED, ip, z, detail);
 	}
 	memcpy(f->value, v, n);
 	f->len = (uint8_t)n;
@@ -333,7 +341,7 @@ void hosts_observe_mac(uint32_t ip, const struct zone *z, const uint8_t mac[6])
 		 h->mac[0], h->mac[1], h->mac[2], h->mac[3], h->mac[4], h->mac[5],
 		 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 	memcpy(h->mac, mac, 6);
-	alert_asset(&mac_changed, 2300002, ip, z, detail);
+	alert_asset(&mac_changed, SID_MAC_CHANGED, ip, z, detail);
 	send_asset(h, z);
 }
 

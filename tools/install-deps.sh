@@ -1,10 +1,25 @@
 #!/bin/sh
 # Install the Debian packages mimamori needs, only those missing.
 # Runs as root on Debian 12 (apt-get); prints what it installs.
+#
+#   sh tools/install-deps.sh          build, demo and test (make deps)
+#   sh tools/install-deps.sh --bench  those and the benchmarks' peers and
+#                                     tools (make bench, bench-live,
+#                                     bench-streams); `make test` never
+#                                     needs these
 set -e
 PKGS="build-essential pkg-config libpcap-dev libnids-dev libmodbus-dev
 libzmq3-dev libsqlite3-dev sqlite3 libyaml-dev libjansson-dev
 libcmocka-dev libseccomp-dev tshark tcpdump iproute2 ieee-data"
+# bench only: ndpiReader (nDPI, a peer in make bench's table), tcpreplay
+# (replays the bench capture into a veth pair: bench/live.sh), GNU time
+# (peak RSS of each run: bench/bench.sh, bench/streams.sh)
+BENCH_PKGS="libndpi-bin tcpreplay time"
+case ${1:-} in
+--bench) PKGS="$PKGS $BENCH_PKGS" ;;
+'') ;;
+*) echo "usage: install-deps.sh [--bench]" >&2; exit 2 ;;
+esac
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

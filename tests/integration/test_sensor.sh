@@ -123,12 +123,12 @@ fi
 expect_eq demo_no_mac_change "$(grep -c asset.mac_changed "$T/demo/eve.json")" 0
 "$RELINK" spoof "$T/demo.pcap" "$T/demo-spoof.pcap"
 run spoof "$T/demo-spoof.pcap"
-expect_eq asset_mac_changed_once "$(sqlite3 "$T/spoof.db" "SELECT src_ip || ' ' || count(*) FROM alerts WHERE signature='asset.mac_changed' GROUP BY src_ip")" "10.10.1.10 1"
+expect_eq asset_mac_changed_once "$(sqlite3 "$T/spoof.db" "SELECT src_ip || ' ' || signature_id || ' ' || count(*) FROM alerts WHERE signature='asset.mac_changed' GROUP BY src_ip")" "10.10.1.10 2500002 1"
 
 # ---- a device that states another identity (firmware) than before ----
 "$GEN" identity "$T/identity.pcap" 2>/dev/null
 run identity "$T/identity.pcap"
-expect_eq asset_identity_changed_once "$(sqlite3 "$T/identity.db" "SELECT signature || ' ' || src_ip || ' ' || count FROM alerts")" "asset.identity_changed 10.10.1.10 1"
+expect_eq asset_identity_changed_once "$(sqlite3 "$T/identity.db" "SELECT signature || ' ' || signature_id || ' ' || src_ip || ' ' || count FROM alerts")" "asset.identity_changed 2500003 10.10.1.10 1"
 expect_eq demo_no_identity_change "$(grep -c asset.identity_changed "$T/demo/eve.json")" 0
 
 # ---- flow-level conduits: SMB, RDP and ping from enterprise IT ----
