@@ -157,10 +157,24 @@ static int send_alerts(struct mm_link *l, int first, int n)
 		}                                                             \
 	} while (0)
 
+/*
+ * Timeouts are upper bounds (a flush returns as soon as all is acked):
+ * under ASan/UBSan on a busy shared machine a resend round of thousands
+ * of records takes several times longer, so give it room there.
+ */
+#ifdef MM_SANITIZED
+#define TIMEOUT_SCALE 5
+#else
+#define TIMEOUT_SCALE 1
+#endif
+
 /* flush; on a timeout say where things stand before failing */
 static void flush_all(struct mm_link *l, struct store_server *s, int ms)
 {
-	uint64_t left = mm_link_flush(l, ms);
+	uint64_t left;
+
+	ms *= TIMEOUT_SCALE;
+	left = mm_link_flush(l, ms);
 	struct mm_link_stats st;
 	struct store_server_stats ss = {0};
 
