@@ -289,6 +289,8 @@ void alert_from_op(struct mm_flow *f, enum mm_dir dir, const struct mm_op *op)
 		alert_from_event(f, dir, op->event, op->target);
 	/* scans, sweeps, floods: the pattern of allowed requests (detect.c) */
 	detect_op(f, &e, op);
+	/* what is normal here: the learned baseline (observe.c) */
+	observe_op(f, &e, op, v);
 }
 
 void alert_from_event(struct mm_flow *f, enum mm_dir dir,

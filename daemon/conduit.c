@@ -138,6 +138,29 @@ static struct svc *lookup(uint32_t c, uint32_t s, uint16_t port, uint8_t proto,
 	return v;
 }
 
+static void service_name(char *b, size_t n, uint8_t proto, uint16_t sport)
+{
+	if (proto == IPPROTO_ICMP)
+		snprintf(b, n, "icmp");
+	else
+		snprintf(b, n, "%s/%u", proto == IPPROTO_TCP ? "tcp" : "udp",
+			 (unsigned)sport);
+}
+
+/* the policy's verdict on a triple seen for the first time */
+static enum policy_verdict judge(uint8_t proto, uint32_t cli, uint32_t srv,
+				 uint16_t sport)
+{
+	const struct zone *cz = zone_lookup(mm.zones, cli, NULL);
+	const struct zone *sz = zone_lookup(mm.zones, srv, NULL);
+	char service[16];
+
+	if (!cz || !sz)
+		return POLICY_UNKNOWN_HOST;
+	service_name(service, sizeof(service), proto, sport);
+	return policy_check(mm.zones, cz, sz, service, MM_OP_OTHER);
+}
+
 void conduit_packet(uint8_t proto, uint32_t sa, uint16_t sp, uint32_t da,
 		    uint16_t dp, uint8_t tcp_flags)
 {
@@ -176,31 +199,26 @@ void conduit_packet(uint8_t proto, uint32_t sa, uint16_t sp, uint32_t da,
 	 * (client, server, port) the first time it is seen */
 	if (syn || (fresh && proto == IPPROTO_UDP))
 		detect_touch(proto, cli, srv, sport);
-	if (!fresh) {
-		/* judged before: allowed (the common case) costs nothing more */
-		v = (enum policy_verdict)e->verdict;
-		if (v != POLICY_NO_CONDUIT && v != POLICY_OP_NOT_ALLOWED)
-			return;
-		/* TCP: every connection attempt; UDP and ICMP: once a minute */
-		if (proto == IPPROTO_TCP ? !syn
-					 : mm_now() - e->last_alert < REPEAT_SECONDS)
-			return;
-	}
-	if (proto == IPPROTO_ICMP)
-		snprintf(service, sizeof(service), "icmp");
-	else
-		snprintf(service, sizeof(service), "%s/%u",
-			 proto == IPPROTO_TCP ? "tcp" : "udp", (unsigned)sport);
-	cz = zone_lookup(mm.zones, cli, &cli_host);
-	sz = zone_lookup(mm.zones, srv, &srv_host);
 	if (fresh) {
 		mm.st.service_flows++;
-		v = cz && sz ? policy_check(mm.zones, cz, sz, service, MM_OP_OTHER)
-			     : POLICY_UNKNOWN_HOST;
-		e->verdict = (int8_t)v;
-		if (v != POLICY_NO_CONDUIT && v != POLICY_OP_NOT_ALLOWED)
-			return;
+		e->verdict = (int8_t)judge(proto, cli, srv, sport);
 	}
+	v = (enum policy_verdict)e->verdict;
+	/* the baseline counts connection attempts (observe.c): SYNs, a flow
+	 * picked up without one, UDP datagrams and echo requests from the
+	 * client */
+	if (fresh || syn || (proto != IPPROTO_TCP && sa == cli))
+		observe_service(proto, cli, srv, sport, v);
+	/* allowed (the common case) costs nothing more */
+	if (v != POLICY_NO_CONDUIT && v != POLICY_OP_NOT_ALLOWED)
+		return;
+	/* TCP: every connection attempt; UDP and ICMP: once a minute */
+	if (!fresh && (proto == IPPROTO_TCP ? !syn
+			: mm_now() - e->last_alert < REPEAT_SECONDS))
+		return;
+	service_name(service, sizeof(service), proto, sport);
+	cz = zone_lookup(mm.zones, cli, &cli_host);
+	sz = zone_lookup(mm.zones, srv, &srv_host);
 	e->last_alert = mm_now();
 	memset(&ends, 0, sizeof(ends));
 	ends.transport = proto;

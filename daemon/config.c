@@ -38,6 +38,19 @@ void mm_cfg_defaults(struct mm_cfg *c)
 	c->flush_timeout_ms = 30000;
 	c->aggregate_window = 60;
 	detect_cfg_defaults(&detect_cfg);
+	/* the learned baseline (observe.c): detect unless told to learn */
+	c->obs.mode = MM_OBS_DETECT;
+	c->obs.learn_for = 0;
+	c->obs.report_interval = 60;
+	c->obs.max_keys = 65536;
+	/* control and engineering zones (the guideline's 持ち込み機器: a
+	 * brought-in PC or a rogue device is news there, not in 情報系) */
+	c->obs.n_watch = 0;
+	c->obs.watch[c->obs.n_watch++] = "seigyo";
+	c->obs.watch[c->obs.n_watch++] = "hozen";
+	c->obs.watch[c->obs.n_watch++] = "jido_hanso";
+	c->obs.watch[c->obs.n_watch++] = "jido_soko";
+	c->obs.watch[c->obs.n_watch++] = "setsubi";
 }
 
 struct cfg_parse {
@@ -114,6 +127,107 @@ static int get_bool(struct cfg_parse *p, yaml_node_t *v, const char *key,
 	return 0;
 }
 
+/* a duration: a number with s, m, h or d (60s, 30m, 12h, 7d), or seconds */
+static int get_duration(struct cfg_parse *p, yaml_node_t *v, const char *key,
+			double min, double max, double *out)
+{
+	const char *s;
+	char *end;
+	double d, unit = 1;
+
+	if (v->type != YAML_SCALAR_NODE)
+		return fail(p, v, "%s must be a duration such as 60s, 30m, 12h or 7d%s",
+			    key, "");
+	s = (const char *)v->data.scalar.value;
+	errno = 0;
+	d = strtod(s, &end);
+	if (end != s && end[0] && !end[1]) {
+		switch (end[0]) {
+		case 's': unit = 1; end++; break;
+		case 'm': unit = 60; end++; break;
+		case 'h': unit = 3600; end++; break;
+		case 'd': unit = 86400; end++; break;
+		}
+	}
+	d *= unit;
+	if (errno || end == s || *end || !(d >= min && d <= max)) {
+		char range[128];
+		snprintf(range, sizeof(range), " from %gs to %gs (60s, 30m, 12h, "
+			 "7d), not '%s'", min, max, s);
+		return fail(p, v, "%s must be a duration%s", key, range);
+	}
+	*out = d;
+	return 0;
+}
+
+/* baseline.watch_archetypes: a list of archetype ids */
+static int get_archetypes(struct cfg_parse *p, yaml_node_t *v, const char *key,
+			  struct observe_cfg *o)
+{
+	yaml_node_item_t *it;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail(p, v, "%s must be a list of archetypes, such as "
+			    "[seigyo, hozen]%s", key, "");
+	o->n_watch = 0;
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		yaml_node_t *a = yaml_document_get_node(p->doc, *it);
+		const char *s;
+
+		if (!a || a->type != YAML_SCALAR_NODE)
+			return fail(p, a ? a : v, "%s: each entry must be an "
+				    "archetype id%s", key, "");
+		s = (const char *)a->data.scalar.value;
+		/* a known archetype has a Japanese name (zones.c's table) */
+		if (!zone_archetype_name_ja(s))
+			return fail(p, a, "unknown archetype '%s' in %s (joho, dmz, "
+				    "seisan_kanri, seigyo, hozen, jido_hanso, "
+				    "jido_soko, setsubi, remote, other)", s, key);
+		if (o->n_watch >= MM_OBS_WATCH_MAX)
+			return fail(p, a, "%s: at most 10 archetypes%s", key, "");
+		o->watch[o->n_watch] = strdup(s);
+		if (!o->watch[o->n_watch])
+			return fail(p, a, "out of memory%s%s", "", "");
+		o->n_watch++;
+	}
+	return 0;
+}
+
+/* the baseline: section (observe.c); -1 on error, 1 when unknown */
+static int set_baseline(struct cfg_parse *p, struct observe_cfg *o,
+			const char *k, yaml_node_t *v)
+{
+	int i;
+
+	if (!strcmp(k, "mode")) {
+		const char *s = v->type == YAML_SCALAR_NODE
+					? (const char *)v->data.scalar.value : "";
+		if (!strcmp(s, "learn"))
+			o->mode = MM_OBS_LEARN;
+		else if (!strcmp(s, "detect"))
+			o->mode = MM_OBS_DETECT;
+		else if (!strcmp(s, "off"))
+			o->mode = MM_OBS_OFF;
+		else
+			return fail(p, v, "mode must be learn, detect or off, "
+				    "not '%s'%s", s, "");
+		return 0;
+	}
+	if (!strcmp(k, "learn_for"))
+		return get_duration(p, v, k, 0, 3650 * 86400.0, &o->learn_for);
+	if (!strcmp(k, "report_interval"))
+		return get_duration(p, v, k, 1, 86400, &o->report_interval);
+	if (!strcmp(k, "max_keys")) {
+		if (get_int(p, v, k, 16, 1 << 23, &i) < 0)
+			return -1;
+		o->max_keys = i;
+		return 0;
+	}
+	if (!strcmp(k, "watch_archetypes"))
+		return get_archetypes(p, v, k, o);
+	return 1;
+}
+
 /* one key of a section; -1 on error, 1 when the key is unknown */
 static int set_key(struct cfg_parse *p, struct mm_cfg *c, const char *sect,
 		   const char *k, yaml_node_t *v)
@@ -183,6 +297,8 @@ static int set_key(struct cfg_parse *p, struct mm_cfg *c, const char *sect,
 	if (IS("store", "retain_mb"))
 		return get_num(p, v, k, 0, 1e9, &mm_store_cfg.retain_mb);
 #undef IS
+	if (!strcmp(sect, "baseline"))
+		return set_baseline(p, &c->obs, k, v);
 	if (!strcmp(sect, "detect")) {
 		/* the behaviour detectors' thresholds (detect.c's table) */
 		const struct detect_setting *s = detect_setting_find(k);
@@ -224,7 +340,8 @@ static int walk_map(struct cfg_parse *p, struct mm_cfg *c, yaml_node_t *map,
 		if (!sect[0] && v->type == YAML_MAPPING_NODE &&
 		    (!strcmp(key, "capture") || !strcmp(key, "tcp") ||
 		     !strcmp(key, "udp") || !strcmp(key, "link") ||
-		     !strcmp(key, "store") || !strcmp(key, "detect"))) {
+		     !strcmp(key, "store") || !strcmp(key, "detect") ||
+		     !strcmp(key, "baseline"))) {
 			if (walk_map(p, c, v, key) < 0)
 				return -1;
 			continue;

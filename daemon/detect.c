@@ -132,6 +132,12 @@ static const struct det_def dets[DET__N] = {
 #define DET_SIG_BASE 2300001
 
 struct detect_stats detect_stats;
+_Static_assert(DET__N <= DETECT_MAX, "detect_stats.raised_by has a slot each");
+
+const char *detect_name(int i)
+{
+	return i >= 0 && i < DET__N ? dets[i].sig.name : NULL;
+}
 
 /* ------------------------------------------------------------------ */
 /* Bounded tables                                                       */
@@ -410,6 +416,7 @@ static void det_alert(enum det d, struct mm_flow *f, const struct mm_ends *e,
 	size_t len;
 
 	detect_stats.raised++;
+	detect_stats.raised_by[d]++;
 	mm.st.alerts++;
 	if (!r)
 		return;

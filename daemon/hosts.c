@@ -324,8 +324,10 @@ void hosts_observe_mac(uint32_t ip, const struct zone *z, const uint8_t mac[6])
 	if (!h->has_mac) {
 		memcpy(h->mac, mac, 6);
 		h->has_mac = true;
-		if (!is_gateway(me))
+		if (!is_gateway(me)) {
 			send_asset(h, z);
+			observe_mac(ip, z, mac); /* a binding new to this run */
+		}
 		return;
 	}
 	if (memcmp(h->mac, mac, 6) == 0)

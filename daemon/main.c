@@ -59,6 +59,9 @@ static void usage(FILE *f)
 "  --aggregate SEC      embedded store: repeats within SEC become one row, default 60\n"
 "  --retain-days D      embedded store: delete rows stored more than D days ago\n"
 "  --retain-mb M        embedded store: keep the database's used size under M MiB\n"
+"  --learn              learn what is normal for the whole run: observations\n"
+"                       go to the store's baseline as normal (settings file:\n"
+"                       baseline.mode, baseline.learn_for)\n"
 "  --stats-json         print the exit statistics as one JSON line on stdout\n"
 "  --user NAME          started as root: drop to this user once the capture is\n"
 "                       open (default mimamori if it exists, else nobody)\n"
@@ -76,7 +79,7 @@ enum {
 	OPT_BUFFER, OPT_STREAMS, OPT_GAP, OPT_AGGREGATE, OPT_STATS_JSON,
 	OPT_USER, OPT_GROUP, OPT_CHROOT, OPT_NO_SECCOMP, OPT_SECCOMP_LOG,
 	OPT_REALTIME, OPT_SPEED, OPT_SPOOL_DIR, OPT_SPOOL_MB, OPT_CURVE_SECRET,
-	OPT_STORE_PUBLIC, OPT_RETAIN_DAYS, OPT_RETAIN_MB,
+	OPT_STORE_PUBLIC, OPT_RETAIN_DAYS, OPT_RETAIN_MB, OPT_LEARN,
 };
 
 static const struct option long_opts[] = {
@@ -104,6 +107,7 @@ static const struct option long_opts[] = {
 	{ "store-public", required_argument, NULL, OPT_STORE_PUBLIC },
 	{ "retain-days", required_argument, NULL, OPT_RETAIN_DAYS },
 	{ "retain-mb", required_argument, NULL, OPT_RETAIN_MB },
+	{ "learn", no_argument, NULL, OPT_LEARN },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -149,6 +153,7 @@ static int parse_args(int argc, char **argv, struct mm_cfg *c)
 		case OPT_NO_SECCOMP: c->no_seccomp = true; break;
 		case OPT_SECCOMP_LOG: c->seccomp_log = true; break;
 		case OPT_REALTIME: c->realtime = true; break;
+		case OPT_LEARN: c->learn = true; break;
 		case OPT_SPEED:
 			if (parse_number("--speed", optarg, 0.01, 10000, &v) < 0)
 				return -1;
@@ -319,7 +324,8 @@ static int setup(char *err, size_t errlen)
 	    hosts_init(mm.cfg.hosts_max) < 0 ||
 	    udp_table_init(mm.cfg.udp_flows_max) < 0 ||
 	    tcp_table_init(mm.cfg.max_streams) < 0 ||
-	    conduit_init(mm.cfg.hosts_max) < 0) {
+	    conduit_init(mm.cfg.hosts_max) < 0 ||
+	    observe_init(&mm.cfg.obs) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -393,6 +399,7 @@ static void teardown(void)
 	txlog_close();
 	reload_free();
 	hosts_free();
+	observe_free();
 	oui_free(mm.oui);
 	conduit_free();
 	tcp_table_free();
@@ -428,6 +435,11 @@ int main(int argc, char **argv)
 	opterr = 0;
 	if (parse_args(argc, argv, &mm.cfg) != 0)
 		return 2;
+	/* --learn: the whole run, whatever the settings file says */
+	if (mm.cfg.learn) {
+		mm.cfg.obs.mode = MM_OBS_LEARN;
+		mm.cfg.obs.learn_for = 0;
+	}
 	if (!!mm.cfg.iface == !!mm.cfg.pcap_file) {
 		fprintf(stderr, "mimamorid: give exactly one of -r CAPTURE or -i IFACE\n");
 		usage(stderr);
@@ -479,6 +491,9 @@ int main(int argc, char **argv)
 		status = 1;
 	}
 	reasm_finish();
+	/* the keys seen since their last report, while the link still takes
+	 * records (observe.c) */
+	observe_finish();
 	write_stats();
 	left = mm_link_flush(mm.link, mm.cfg.flush_timeout_ms);
 	if (left) {

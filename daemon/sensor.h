@@ -26,6 +26,20 @@ struct tcp_stream;
 
 /* ---------------- configuration (config.c, main.c) ---------------- */
 
+/* the learned baseline's observations (observe.c; settings `baseline:`) */
+enum mm_obs_mode { MM_OBS_DETECT = 0, MM_OBS_LEARN, MM_OBS_OFF };
+#define MM_OBS_WATCH_MAX 10
+
+struct observe_cfg {
+	int mode;               /* enum mm_obs_mode (baseline.mode) */
+	double learn_for;       /* seconds: learn, then detect; 0 = no switch */
+	double report_interval; /* seconds of packet time between reports */
+	int max_keys;           /* distinct keys kept (the table, fixed) */
+	/* archetypes whose never-seen MACs matter (asset.new): ids */
+	int n_watch;
+	const char *watch[MM_OBS_WATCH_MAX];
+};
+
 struct mm_cfg {
 	const char *config_path; /* --config, etc/mimamori.yaml */
 	const char *iface;       /* -i */
@@ -61,6 +75,8 @@ struct mm_cfg {
 	const char *chroot_dir;  /* --chroot */
 	bool no_seccomp;         /* --no-seccomp */
 	bool seccomp_log;        /* --seccomp-log: allow and log, never kill */
+	struct observe_cfg obs;  /* baseline: section */
+	bool learn;              /* --learn: learn for the whole run */
 };
 
 void mm_cfg_defaults(struct mm_cfg *c);
@@ -103,6 +119,12 @@ struct mm_stats {
 	uint64_t service_table_full;
 	uint64_t zone_reloads;       /* SIGHUP: new zone file in force */
 	uint64_t zone_reload_errors; /* SIGHUP: file rejected, old one kept */
+	/* observations (observe.c) */
+	uint64_t obs_keys;           /* distinct keys first seen */
+	uint64_t obs_reports;        /* obs records sent (mac ones too) */
+	uint64_t obs_evictions;      /* keys dropped: the table was full */
+	uint64_t obs_mode_switches;  /* learn_for ran out: learn -> detect */
+	uint64_t obs_dropped;        /* obs records the link refused */
 };
 
 /* one JSON object with every counter and the link's figures */
@@ -354,6 +376,32 @@ static inline double mm_now(void)
 	return (double)mm.now.tv_sec + (double)mm.now.tv_usec / 1e6;
 }
 
+/* ---------------- observations for the baseline (observe.c) ----------------
+ *
+ * What the sensor saw, as "obs" records for the store's learned baseline
+ * and zone matrix (the record: store/store.h, "Observation records").
+ * A fixed table of keys, allocated once; each key is reported when first
+ * seen, then every report_interval of packet time while it is seen, and at
+ * exit.  Nothing is sent in mode off.
+ */
+int observe_init(const struct observe_cfg *c);  /* 0, or -1 out of memory */
+void observe_free(void);
+/* an operation (alert.c alert_from_op, after the verdict) */
+void observe_op(const struct mm_flow *f, const struct mm_ends *e,
+		const struct mm_op *op, enum policy_verdict v);
+/* a connection attempt of a generic service (conduit.c): "tcp/445" ... */
+void observe_service(uint8_t proto, uint32_t cli, uint32_t srv, uint16_t port,
+		     enum policy_verdict v);
+/* a MAC newly bound to an address (hosts.c) */
+void observe_mac(uint32_t ip, const struct zone *z, const uint8_t mac[6]);
+/* exit: report every key seen since its last report */
+void observe_finish(void);
+/* where records go: the link by default; tests replace it */
+typedef void observe_sink_fn(const char *json, size_t len);
+extern observe_sink_fn *observe_sink;
+/* "learn", "detect" or "off": the mode in force now */
+const char *observe_mode_name(void);
+
 /* ---------------- behaviour detectors (detect.c) ---------------- */
 
 /*
@@ -404,12 +452,16 @@ void detect_setting_apply(struct detect_cfg *c, const struct detect_setting *s,
 			  double v);
 
 /* counters: alerts per detector, table slots taken from live keys */
+#define DETECT_MAX 16
 struct detect_stats {
 	uint64_t raised;        /* detector alerts, all detectors */
+	uint64_t raised_by[DETECT_MAX]; /* per detector (detect_name) */
 	uint64_t evicted;       /* live entries replaced: a table was full */
 	uint64_t absorbed;      /* dissector events a detector stands in for */
 };
 extern struct detect_stats detect_stats;
+/* detector i's signature ("modbus.scan"), NULL past the last */
+const char *detect_name(int i);
 
 /* hooks: every op (alert.c alert_from_op), with the ends it judged */
 void detect_op(struct mm_flow *f, const struct mm_ends *e,

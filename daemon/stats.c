@@ -100,6 +100,21 @@ void mm_stats_json(struct mm_rec *r)
 	rec_uint(r, "done", s->zone_reloads);
 	rec_uint(r, "rejected", s->zone_reload_errors);
 	rec_obj_end(r);
+	rec_obj_begin(r, "baseline");
+	rec_str(r, "mode", observe_mode_name());
+	rec_uint(r, "keys", s->obs_keys);
+	rec_uint(r, "reports", s->obs_reports);
+	rec_uint(r, "evictions", s->obs_evictions);
+	rec_uint(r, "mode_switches", s->obs_mode_switches);
+	rec_uint(r, "dropped", s->obs_dropped);
+	rec_obj_end(r);
+	rec_obj_begin(r, "detectors");
+	rec_uint(r, "raised", detect_stats.raised);
+	for (int i = 0; detect_name(i); i++)
+		rec_uint(r, detect_name(i), detect_stats.raised_by[i]);
+	rec_uint(r, "evicted", detect_stats.evicted);
+	rec_uint(r, "absorbed", detect_stats.absorbed);
+	rec_obj_end(r);
 }
 
 void mm_stats_print(FILE *f)
@@ -146,6 +161,25 @@ void mm_stats_print(FILE *f)
 		fprintf(f, "  log records %llu, log write errors %llu\n",
 			(unsigned long long)s->log_records,
 			(unsigned long long)s->log_errors);
+	fprintf(f, "  baseline (%s): %llu keys, %llu reports, %llu evicted (table "
+		"full), %llu switches learn -> detect, %llu refused by the link\n",
+		observe_mode_name(), (unsigned long long)s->obs_keys,
+		(unsigned long long)s->obs_reports,
+		(unsigned long long)s->obs_evictions,
+		(unsigned long long)s->obs_mode_switches,
+		(unsigned long long)s->obs_dropped);
+	fprintf(f, "  behaviour detectors: %llu alerts",
+		(unsigned long long)detect_stats.raised);
+	for (int i = 0, shown = 0; detect_name(i); i++)
+		if (detect_stats.raised_by[i])
+			fprintf(f, "%s %s %llu", shown++ ? "," : " (",
+				detect_name(i),
+				(unsigned long long)detect_stats.raised_by[i]);
+	if (detect_stats.raised)
+		fputc(')', f);
+	fprintf(f, "; %llu table entries evicted, %llu events absorbed\n",
+		(unsigned long long)detect_stats.evicted,
+		(unsigned long long)detect_stats.absorbed);
 	if (s->zone_reloads || s->zone_reload_errors)
 		fprintf(f, "  zone file reloads %llu, rejected %llu\n",
 			(unsigned long long)s->zone_reloads,
