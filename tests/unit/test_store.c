@@ -18,75 +18,11 @@
 #include <zmq.h>
 
 #include "../../store/store.h"
-
-struct fx {
-	char dir[64];
-	char db[128];
-};
+#include "store_fixture.h"
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-
-	snprintf(f->dir, sizeof(f->dir), "/tmp/mm-test-store.XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/store.db", f->dir);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	char p[160];
-	static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
-
-	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-		snprintf(p, sizeof(p), "%s%s", f->db, sfx[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
-	free(f);
-	return 0;
-}
-
-/* one integer from a query on a separate connection (as the CLI reads) */
-static long long q1(const char *db, const char *sql)
-{
-	sqlite3 *h;
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL),
-			 SQLITE_OK);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(h));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_type(st, 0) == SQLITE_NULL
-			    ? -2
-			    : sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return v;
-}
-
-/* one text value, copied into buf ("" when NULL or no row) */
-static const char *qs(const char *db, const char *sql, char *buf, size_t len)
-{
-	sqlite3 *h;
-	sqlite3_stmt *st;
-
-	buf[0] = '\0';
-	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL),
-			 SQLITE_OK);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(h));
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-		snprintf(buf, len, "%s", sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return buf;
+	return fx_setup(state, "store");
 }
 
 static struct store_db *open_db(struct fx *f, double window)
@@ -151,7 +87,7 @@ static void test_schema(void **state)
 	char buf[64];
 
 	store_db_close(d);
-	assert_int_equal(q1(f->db, "PRAGMA user_version"), 3);
+	assert_int_equal(q1(f->db, "PRAGMA user_version"), 4);
 	assert_string_equal(qs(f->db, "PRAGMA journal_mode", buf, sizeof(buf)),
 			    "wal");
 	assert_int_equal(q1(f->db, "SELECT count(*) FROM sqlite_master WHERE "
