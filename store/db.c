@@ -22,6 +22,7 @@
  * descriptor of the file would drop the process's POSIX locks).
  */
 #include "store.h"
+#include "baseline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,10 +45,10 @@
 #define SIG_ID_RETURNED 2190002
 
 /* PRAGMA user_version of the schema this code writes */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /*
- * Version 3.  Indexes are what the queries use and no more: every index
+ * Version 4.  Indexes are what the queries use and no more: every index
  * is one more B-tree insert per alert.
  */
 static const char store_schema[] =
@@ -99,7 +100,12 @@ static const char store_schema[] =
 	" sensor TEXT NOT NULL, ip TEXT NOT NULL,"
 	" mac TEXT, zone TEXT, first_ts TEXT, last_ts TEXT, facts TEXT,"
 	" PRIMARY KEY(sensor, ip));"
-	"CREATE INDEX IF NOT EXISTS assets_zone ON assets(zone);";
+	"CREATE INDEX IF NOT EXISTS assets_zone ON assets(zone);"
+	/* the learned baseline and the zone matrix (baseline.h) */
+	BASELINE_SCHEMA;
+
+/* version 3 -> 4: the learned baseline and the zone matrix */
+static const char store_migrate_3_4[] = BASELINE_SCHEMA;
 
 /* version 1 -> 2: the sensors' new columns; alerts(ts) was never used */
 /* version 2 -> 3: pruning lags one heartbeat behind */
@@ -274,6 +280,8 @@ struct store_db {
 	store_db_new_alert_fn *on_new_alert;
 	void *arg;
 	struct store_parser *parser; /* on this connection, for store_db_put */
+	struct baseline *bl;         /* obs records (baseline.c) */
+	double flood_factor, flood_floor;
 	char path[256];
 };
 
@@ -521,6 +529,8 @@ static int schema(struct store_db *d, int ver, char *err, size_t errlen)
 		goto fail;
 	if (ver >= 1 && ver <= 2 && exec(d, store_migrate_2_3, err, errlen))
 		goto fail;
+	if (ver >= 1 && ver <= 3 && exec(d, store_migrate_3_4, err, errlen))
+		goto fail;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d",
 		 STORE_SCHEMA_VERSION);
 	if (ver < STORE_SCHEMA_VERSION && exec(d, sql, err, errlen))
@@ -593,6 +603,8 @@ struct store_db *store_db_open(const char *path, const struct store_db_opts *o,
 					  : 0;
 		d->on_new_alert = o->on_new_alert;
 		d->arg = o->arg;
+		d->flood_factor = o->flood_factor;
+		d->flood_floor = o->flood_floor;
 	}
 	if (strcmp(path, ":memory:") && lock_file(d, path, err, errlen))
 		goto fail;
@@ -662,6 +674,10 @@ struct store_db *store_db_open(const char *path, const struct store_db_opts *o,
 	d->parser = parser_on(d->db, false, err, errlen);
 	if (!d->parser)
 		goto fail;
+	d->bl = baseline_open(d->db, d->flood_factor, d->flood_floor, err,
+			      errlen);
+	if (!d->bl)
+		goto fail;
 	silent_load(d);
 	return d;
 fail:
@@ -678,6 +694,7 @@ void store_db_close(struct store_db *d)
 	for (int i = 0; i < ST__N; i++)
 		sqlite3_finalize(d->st[i]);
 	store_parser_free(d->parser);
+	baseline_close(d->bl);
 	sqlite3_close(d->db);
 	if (d->lock_fd >= 0)
 		close(d->lock_fd); /* after sqlite3_close: see the top */
@@ -1000,6 +1017,7 @@ struct store_rec {
 	const char *json;     /* not owned */
 	size_t len;
 	json_t *root;         /* hello and asset only: parsed with jansson */
+	struct baseline_obs *obs; /* obs only (baseline.c) */
 	struct alert_fields a;/* alerts: pointers into text[] */
 	char ts[40];          /* alerts and assets: normalised timestamp */
 	int64_t sec, usec;
@@ -1149,6 +1167,8 @@ static enum store_kind kind_of(const char *k)
 		return STORE_K_STATS;
 	if (!strcmp(k, "asset"))
 		return STORE_K_ASSET;
+	if (!strcmp(k, "obs"))
+		return STORE_K_OBS;
 	return STORE_K_UNKNOWN;
 }
 
@@ -1358,6 +1378,15 @@ struct store_rec *store_rec_parse(struct store_parser *ps, const char *kind,
 			goto fail;
 		}
 	}
+	/* every field checked here, so the database thread meets only
+	 * database errors (baseline.c) */
+	if (k == STORE_K_OBS) {
+		p->obs = baseline_obs_parse(json, len, err, errlen);
+		if (!p->obs)
+			goto fail;
+		baseline_obs_time(p->obs, &p->sec, &p->usec);
+		mm_format_ts(p->ts, sizeof(p->ts), p->sec, p->usec);
+	}
 	if (k == STORE_K_ALERT || k == STORE_K_ASSET) {
 		const char *t = k == STORE_K_ALERT
 					? p->a.ts
@@ -1393,12 +1422,39 @@ void store_rec_free(struct store_rec *p)
 	if (!p)
 		return;
 	json_decref(p->root);
+	baseline_obs_free(p->obs);
 	free(p);
 }
 
 enum store_kind store_rec_kind(const struct store_rec *p)
 {
 	return p->kind;
+}
+
+/*
+ * An alert the baseline made: through the parser and put_alert like a
+ * sensor's (aggregated, on_new_alert), with seq 0 as the store's own.
+ */
+static int baseline_alert(void *arg, const char *sensor, const char *json,
+			  size_t len, char *err, size_t errlen)
+{
+	struct store_db *d = arg;
+	bool bad;
+	struct store_rec *p = store_rec_parse(d->parser, "alert", sensor, 0,
+					      json, len, &bad, err, errlen);
+	int rc;
+
+	if (!p)
+		return -1;
+	rc = put_alert(d, p, err, errlen) < 0 ? -1 : 0;
+	store_rec_free(p);
+	return rc;
+}
+
+void store_db_baseline_counts(const struct store_db *d,
+			      struct store_baseline_counts *c)
+{
+	baseline_counts(d->bl, c);
 }
 
 static int put_in_tx(struct store_db *d, const struct store_rec *p, char *err,
@@ -1428,6 +1484,9 @@ static int put_in_tx(struct store_db *d, const struct store_rec *p, char *err,
 				 errlen);
 	case STORE_K_ASSET:
 		return put_asset(d, p, p->sensor, err, errlen);
+	case STORE_K_OBS:
+		return baseline_put(d->bl, p->sensor, p->obs, baseline_alert, d,
+				    err, errlen);
 	default:
 		seterr(err, errlen, "unknown record kind");
 		return -1;

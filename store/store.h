@@ -93,6 +93,9 @@ struct store_db_opts {
 	double retain_days;      /* delete rows stored longer ago; 0 = keep */
 	double retain_mb;        /* keep the used pages under this; 0 = no bound */
 	bool no_check;           /* skip the integrity check at open */
+	/* learned write rate (obs records): factor and floor in writes per
+	 * second; 0: STORE_BASELINE_FLOOD_FACTOR / _FLOOR */
+	double flood_factor, flood_floor;
 	store_db_new_alert_fn *on_new_alert;
 	void *arg;
 };
@@ -130,7 +133,7 @@ int store_db_put(struct store_db *db, const char *kind, const char *sensor,
  */
 enum store_kind {
 	STORE_K_ALERT, STORE_K_HELLO, STORE_K_STATS, STORE_K_ASSET,
-	STORE_K_UNKNOWN
+	STORE_K_OBS, STORE_K_UNKNOWN
 };
 struct store_parser;
 struct store_parser *store_parser_new(char *err, size_t errlen);
@@ -199,6 +202,83 @@ int64_t store_db_used_bytes(struct store_db *db);
  * since the epoch, or -1.
  */
 int store_ts_parse(const char *s, int64_t *sec, int64_t *usec);
+
+/* ---------------- learned baseline (store/baseline.c) ---------------- */
+
+/*
+ * What the store does with an "obs" record (the contract is at the top):
+ *  - every op/service record adds n to obs_matrix (sensor, hour of its
+ *    timestamp, zones, proto, op, verdict), and 1 to its keys on a key's
+ *    first report (interval 0); mac records are not flows: not counted.
+ *  - mode learn: the key's baseline row becomes (or stays) 'learned'
+ *    ('approved' stays approved); hits += n; writes keep their peak.
+ *  - mode detect: a known key (any status) counts hits, no alert.  An
+ *    unknown key of a sensor that has learned something raises at most
+ *    one of baseline.new_talker (no row of src, dest, proto), .new_function
+ *    (the talker's learned/approved rows lack the function; services:
+ *    the port), .new_target (no learned/approved row of the talker and
+ *    function, same unit and space, covers [addr, addr + count)), and is
+ *    kept as 'new' so it never alerts twice.  A level (talker, talker +
+ *    function) that has only 'new' rows alerts nothing more: one alert per
+ *    new talker, not one per function.  mac with "watch": a MAC with no
+ *    row of this sensor is asset.new; without watch: kept silently.
+ *  - a sensor with no learned/approved row gets no baseline alerts and no
+ *    'new' rows (counted; the store logs it once per sensor).
+ *  - a write in detect mode whose peak_per_s exceeds max(factor x the
+ *    learned peak of its talker + function, floor) raises
+ *    <proto>.write_flood (metadata.basis "learned_rate"), once per
+ *    episode: while a write_flood alert of the sensor with that source and
+ *    destination has last_ts within STORE_BASELINE_EPISODE_S of the
+ *    record, that row's count and last_ts grow instead.
+ * The alerts are EVE records like the sensor's, aggregated like them,
+ * and reach on_new_alert after commit.
+ */
+#define STORE_BASELINE_FLOOD_FACTOR 10.0 /* x the learned peak */
+#define STORE_BASELINE_FLOOD_FLOOR 5.0   /* writes per second, at least */
+#define STORE_BASELINE_EPISODE_S 300     /* one write_flood per episode */
+
+#define STORE_SIG_NEW_TALKER "baseline.new_talker"     /* 2400001 */
+#define STORE_SIG_NEW_FUNCTION "baseline.new_function" /* 2400002 */
+#define STORE_SIG_NEW_TARGET "baseline.new_target"     /* 2400003 */
+#define STORE_SIG_ASSET_NEW "asset.new"                /* 2500001 */
+
+struct store_baseline_counts {
+	uint64_t obs;        /* obs records stored */
+	uint64_t learned;    /* of them in learn mode */
+	uint64_t known;      /* detect mode, a known key */
+	uint64_t new_rows;   /* detect mode, kept as 'new' */
+	uint64_t alerts;     /* baseline.*, asset.new, write_flood rows made */
+	uint64_t flood_repeats; /* write floods folded into their episode */
+	uint64_t unlearned;  /* detect records of sensors that learned nothing */
+};
+void store_db_baseline_counts(const struct store_db *db,
+			      struct store_baseline_counts *c);
+
+/*
+ * Which rows `mimamori baseline approve|prune` act on: exactly one of
+ * all, ids, src (approve), or status/before/ids (prune); sensor narrows.
+ */
+struct baseline_sel {
+	const char *sensor;      /* NULL: every sensor */
+	bool all;                /* approve: every 'new' row */
+	const int64_t *ids;      /* these rows */
+	size_t n_ids;
+	const char *src, *dest;  /* approve: a talker's rows (dest: NULL any) */
+	const char *status;      /* prune: rows in this status */
+	const char *before;      /* prune: rows last seen before (store time) */
+};
+struct sqlite3;
+/*
+ * On a connection of the caller's (opened read-write, with a busy
+ * timeout: safe while mimamori-store runs), in a transaction of their
+ * own.  approve: 'new' rows become 'approved' (approving a talker
+ * approves its rows).  prune: delete.  The rows changed, or -1 and a
+ * message.
+ */
+long baseline_approve(struct sqlite3 *db, const struct baseline_sel *s,
+		      char *err, size_t errlen);
+long baseline_prune(struct sqlite3 *db, const struct baseline_sel *s,
+		    char *err, size_t errlen);
 
 /* ---------------- keys (store/keys.c) ---------------- */
 
@@ -300,6 +380,12 @@ int store_server_run(struct store_server *s);
 int store_server_start_thread(struct store_server *s);
 /* ask run() to return after committing what it holds; joins the thread */
 void store_server_stop(struct store_server *s);
+/*
+ * From now on commit each batch as soon as nothing more is queued instead
+ * of waiting batch_ms for more: an embedding sensor that has read its
+ * last packet calls it before waiting for its acknowledgements.
+ */
+void store_server_drain(struct store_server *s);
 /*
  * Only set the flag that makes run() commit and return: async-signal-safe,
  * for a SIGINT/SIGTERM handler around a foreground run().
