@@ -244,8 +244,7 @@ static int parse_flow(struct baseline_obs *o, char *err, size_t errlen)
 {
 	json_t *r = o->root;
 	bool has;
-	int64_t interval;
-	json_t *pk;
+	json_t *pk, *iv;
 
 	if (get_str(r, "src_ip", true, &o->src, err, errlen) ||
 	    get_str(r, "dest_ip", true, &o->dst, err, errlen) ||
@@ -257,11 +256,18 @@ static int parse_flow(struct baseline_obs *o, char *err, size_t errlen)
 	    get_int(r, "dest_port", false, 0, 65535, &o->has_port, &o->port,
 		    err, errlen) ||
 	    get_int(r, "n", true, 0, INT64_MAX / 4, &has, &o->n, err,
-		    errlen) ||
-	    get_int(r, "interval", false, 0, INT64_MAX / 4, &has, &interval,
-		    err, errlen))
+		    errlen))
 		return -1;
-	o->first_report = has && interval == 0;
+	/* seconds, with a fraction: 0 on a key's first report */
+	iv = json_object_get(r, "interval");
+	if (iv && !json_is_null(iv) &&
+	    (!json_is_number(iv) || !(json_number_value(iv) >= 0))) {
+		seterr(err, errlen, "obs: \"interval\" is not a number of 0 "
+		       "or more");
+		return -1;
+	}
+	o->first_report = iv && json_is_number(iv) &&
+			  json_number_value(iv) == 0;
 	if (!in_list(o->op, op_classes)) {
 		seterr(err, errlen, "obs: op \"%.32s\" is no operation class",
 		       o->op);

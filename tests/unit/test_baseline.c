@@ -280,7 +280,7 @@ static void test_matrix(void **state)
 		    "\"10.10.1.10\",\"dest_port\":502,\"src_zone\":"
 		    "\"seisan_kanri\",\"dest_zone\":\"seigyo\",\"proto\":"
 		    "\"modbus\",\"op\":\"read\",\"verdict\":\"allowed\","
-		    "\"n\":600,\"interval\":60,\"function\":3,\"unit\":1,"
+		    "\"n\":600,\"interval\":60.25,\"function\":3,\"unit\":1,"
 		    "\"space\":4,\"addr\":0,\"count\":100}"),
 		1);
 	/* a service in no zone, next hour */
