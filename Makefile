@@ -61,7 +61,7 @@ UNIT  = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 PEERS = $(patsubst tests/peers/%.c,$(B)/tests/%,$(wildcard tests/peers/*.c))
 BENCH = $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all deps bench-deps demo test check bench asan clean tools tests-build fuzz fuzz-run install
+.PHONY: all deps bench-deps bench-live bench-streams demo test check bench asan clean tools tests-build fuzz fuzz-run install
 
 all: $(PROGS) $(TOOLS)
 
@@ -175,6 +175,19 @@ bench-deps:
 bench: bench-deps
 	@$(MAKE) --no-print-directory all $(BENCH)
 	@sh bench/bench.sh
+
+# the highest live rate without loss: tcpreplay into a veth pair in a
+# network namespace of its own (root; bench/live.sh says what it reports)
+bench-live: bench-deps
+	@$(MAKE) --no-print-directory -s all
+	@sh bench/live.sh
+
+# memory bounded by tcp.max_streams: 200,000 concurrent streams and a SYN
+# flood through tables of several sizes, peak RSS per stream
+# (bench/streams.sh)
+bench-streams: bench-deps
+	@$(MAKE) --no-print-directory -s all
+	@sh bench/streams.sh
 
 # the same binaries with ASan and UBSan, in build/san (SANITIZE=1 keeps
 # the project's own flags, which a CFLAGS on the command line would drop)
