@@ -495,6 +495,8 @@ int main(int argc, char **argv)
 	 * records (observe.c) */
 	observe_finish();
 	write_stats();
+	/* the embedded store commits what comes now without waiting for more */
+	store_server_drain(mm.store);
 	left = mm_link_flush(mm.link, mm.cfg.flush_timeout_ms);
 	if (left) {
 		fprintf(stderr, "mimamorid: %llu records were not acknowledged by "

@@ -138,6 +138,7 @@ struct store_server {
 	struct item *q_head, *q_tail;
 	int q_n, q_max;
 	bool db_stop;
+	bool drain;               /* commit as soon as the queue is empty */
 	pthread_t db_thread;
 	bool db_started;
 	/* database thread -> receiving thread: acks of committed batches */
@@ -948,7 +949,7 @@ static void *db_run(void *arg)
 	pthread_mutex_lock(&s->q_mu);
 	for (;;) {
 		struct item *list;
-		bool stop;
+		bool stop, drain;
 
 		while (!s->q_head && !s->db_stop) {
 			/* wait for records, the batch's deadline, or the
@@ -956,7 +957,9 @@ static void *db_run(void *arg)
 			uint64_t now = now_ms(), until;
 			struct timespec dl;
 			if (s->n_batch > 0)
-				until = s->batch_start + (uint64_t)s->batch_ms;
+				until = s->drain ? now
+						 : s->batch_start +
+							   (uint64_t)s->batch_ms;
 			else if (s->retain_more)
 				until = now;
 			else
@@ -983,6 +986,7 @@ static void *db_run(void *arg)
 			*pp = NULL;
 		}
 		stop = s->db_stop && !s->q_head;
+		drain = s->drain && !s->q_head;
 		pthread_mutex_unlock(&s->q_mu);
 
 		while (list) {
@@ -992,7 +996,7 @@ static void *db_run(void *arg)
 			list = next;
 		}
 		if (s->n_batch > 0 &&
-		    (s->n_batch >= s->batch_max || stop ||
+		    (s->n_batch >= s->batch_max || stop || drain ||
 		     now_ms() - s->batch_start >= (uint64_t)s->batch_ms))
 			flush_batch(s);
 		if (s->n_batch == 0 && !stop)
@@ -1257,11 +1261,29 @@ void store_server_request_stop(struct store_server *s)
 	atomic_store(&s->stop, true);
 }
 
+void store_server_drain(struct store_server *s)
+{
+	if (!s || !s->locks)
+		return;
+	pthread_mutex_lock(&s->q_mu);
+	s->drain = true;
+	pthread_cond_signal(&s->q_cv);
+	pthread_mutex_unlock(&s->q_mu);
+}
+
 void store_server_stop(struct store_server *s)
 {
+	uint64_t one = 1;
+
 	if (!s)
 		return;
 	atomic_store(&s->stop, true);
+	/* wake its poll now rather than at the next idle timeout (an
+	 * embedding sensor waits for this join before it exits) */
+	if (s->threaded && s->a_efd >= 0 &&
+	    write(s->a_efd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is set, it wakes anyway */
+	}
 	if (s->threaded) {
 		pthread_join(s->thread, NULL);
 		s->threaded = false;
