@@ -730,7 +730,10 @@ static void send_pass(struct mm_link *l)
 		return;
 	if (l->cursor < l->lo || l->cursor >= l->hi)
 		l->cursor = l->lo;
-	for (int n = 0; n < RESEND_SCAN && burst > 0; n++) {
+	/* each slot at most once per round: with a few records out, a scan
+	 * of RESEND_SCAN slots went round them thousands of times per wake */
+	uint64_t scan = l->hi - l->lo < RESEND_SCAN ? l->hi - l->lo : RESEND_SCAN;
+	for (uint64_t n = 0; n < scan && burst > 0; n++) {
 		struct slot *s = slot_of(l, l->cursor);
 		unsigned shift = s->tries > 0 ? s->tries - 1 : 0;
 		if (shift > BACKOFF_MAX_SHIFT)
