@@ -8,6 +8,8 @@
  *   mimamori assets  --db FILE [--zone Z] [--sensor S] [--site S] [--json]
  *   mimamori tail    --connect ENDPOINT [--zone Z] [--min-severity N] [--json]
  *   mimamori keygen  --out DIR [--name NAME]
+ *   mimamori baseline list|approve|prune ...   (baseline.c)
+ *   mimamori zones matrix [--since T] [--zones FILE] ...   (matrix.c)
  *
  * Filters: --zone, --from-zone, --to-zone, --sensor, --site, --signature
  * (wildcards * and ?), --severity, --min-severity, --since, --until,
@@ -35,6 +37,7 @@
 #include "../common/rec.h"
 #include "../store/store.h"
 #include "../zones/zones.h"
+#include "cli.h"
 #include "table.h"
 
 #define EXIT_USAGE 2
@@ -59,6 +62,11 @@ static void usage(FILE *f)
 		"  tail     alerts as the store receives them (its --publish socket)\n"
 		"  keygen   a CurveZMQ key pair: --out DIR [--name NAME] writes\n"
 		"           NAME.key (secret, 0600) and NAME.pub\n"
+		"  baseline list|approve|prune: what each sensor learned as normal,\n"
+		"           and the deviations to accept or forget (baseline --help)\n"
+		"  zones matrix  per pair of zones, the flows seen against the\n"
+		"           policy: [--since T] [--sensor S] [--zones FILE] [--json]\n"
+		"           (zones matrix --help)\n"
 		"\n"
 		"filters (alerts, export; some apply to zones, sensors, assets):\n"
 		"  --zone Z           either side in zone Z ('-': a side in no zone)\n"
@@ -1518,6 +1526,16 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	/* commands with subcommands, in files of their own */
+	if (!strcmp(argv[1], "baseline"))
+		rc = cli_baseline(argc - 1, argv + 1);
+	else if (!strcmp(argv[1], "zones") && argc > 2 &&
+		 !strcmp(argv[2], "matrix"))
+		rc = cli_matrix(argc - 2, argv + 2);
+	else
+		rc = -1;
+	if (rc >= 0)
+		return fflush(stdout) != 0 || ferror(stdout) ? 1 : rc;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[1], commands[i].name))
 			continue;
@@ -1539,6 +1557,23 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	return usage_error("unknown command \"%s\" (alerts, export, zones, "
-			   "sensors, assets, tail, keygen)",
+			   "sensors, assets, tail, keygen, baseline)",
 			   argv[1]);
+}
+
+/* ---------------- for the commands in other files (cli.h) ---------------- */
+
+int cli_parse_time(const char *s, char *out, size_t len)
+{
+	return parse_time(s, out, len);
+}
+
+sqlite3 *cli_open_store(const char *path)
+{
+	return open_store(path);
+}
+
+void cli_short_ts(char *out, size_t len, const char *ts)
+{
+	short_ts(out, len, ts);
 }
