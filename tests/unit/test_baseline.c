@@ -20,9 +20,11 @@
 
 #include "../../store/store.h"
 
-struct fx {
-	char dir[64];
-	char db[128];
+#include "store_fixture.h"
+
+/* the fixture's folder, the store, what on_new_alert was handed */
+struct bfx {
+	struct fx *fx;
 	struct store_db *d;
 	uint64_t seq;
 	int published; /* on_new_alert calls */
@@ -32,7 +34,7 @@ struct fx {
 static void on_new(void *arg, const char *sensor, const char *site, int sev,
 		   const char *proto, const char *json, size_t len)
 {
-	struct fx *f = arg;
+	struct bfx *f = arg;
 
 	(void)sensor;
 	(void)site;
@@ -42,12 +44,12 @@ static void on_new(void *arg, const char *sensor, const char *site, int sev,
 	snprintf(f->last_pub, sizeof(f->last_pub), "%.*s", (int)len, json);
 }
 
-static struct store_db *open_db(struct fx *f)
+static struct store_db *open_db(struct bfx *f)
 {
 	struct store_db_opts o = {.aggregate_window = 60,
 				  .on_new_alert = on_new, .arg = f};
 	char err[256] = "";
-	struct store_db *d = store_db_open(f->db, &o, err, sizeof(err));
+	struct store_db *d = store_db_open(f->fx->db, &o, err, sizeof(err));
 
 	if (!d)
 		fail_msg("store_db_open: %s", err);
@@ -56,52 +58,28 @@ static struct store_db *open_db(struct fx *f)
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
+	struct bfx *f = calloc(1, sizeof(*f));
+	void *inner;
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/mm-test-baseline.XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (!f || fx_setup(&inner, "baseline")) {
+		free(f);
 		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/store.db", f->dir);
+	}
+	f->fx = inner;
 	f->seq = 1;
 	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
+static int bl_teardown(void **state)
 {
-	struct fx *f = *state;
-	char p[160];
-	static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
+	struct bfx *f = *state;
+	void *inner = f->fx;
 
 	if (f->d)
 		store_db_close(f->d);
-	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-		snprintf(p, sizeof(p), "%s%s", f->db, sfx[i]);
-		unlink(p);
-	}
-	rmdir(f->dir);
 	free(f);
-	return 0;
-}
-
-/* one integer from a query on a separate connection (as the CLI reads) */
-static long long q1(const char *db, const char *sql)
-{
-	sqlite3 *h;
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL),
-			 SQLITE_OK);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(h));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_type(st, 0) == SQLITE_NULL
-			    ? -2
-			    : sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return v;
+	return teardown(&inner);
 }
 
 /* every alert row as "sig|src|dest|szone|dzone|sev|count", ';'-joined */
@@ -140,9 +118,9 @@ static const char *alerts(const char *db, char *buf, size_t len)
 }
 
 /* store one record of kind obs; the store_db_put result */
-static int put(struct fx *f, const char *sensor, const char *fmt, ...)
+static int put(struct bfx *f, const char *sensor, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static int put(struct fx *f, const char *sensor, const char *fmt, ...)
+static int put(struct bfx *f, const char *sensor, const char *fmt, ...)
 {
 	char j[2048], err[256] = "";
 	va_list ap;
@@ -163,7 +141,7 @@ static int put(struct fx *f, const char *sensor, const char *fmt, ...)
  * seigyo): mode, time (seconds after 10:00:00), function, op class,
  * unit/space/addr/count, peak ("" or ,"peak_per_s":X).
  */
-static int mb(struct fx *f, const char *mode, int t, const char *src, int fn,
+static int mb(struct bfx *f, const char *mode, int t, const char *src, int fn,
 	      const char *op, int unit, int space, int addr, int count,
 	      const char *peak)
 {
@@ -184,7 +162,7 @@ static int mb(struct fx *f, const char *mode, int t, const char *src, int fn,
 #define NEWBIE "10.3.0.99"
 
 /* the plant as learned: the HMI reads 0..99 and writes register 100 */
-static void learn_plant(struct fx *f)
+static void learn_plant(struct bfx *f)
 {
 	assert_int_equal(mb(f, "learn", 0, HMI, 3, "read", 1, 4, 0, 100, ""), 1);
 	assert_int_equal(mb(f, "learn", 1, HMI, 6, "write", 1, 4, 100, 1,
@@ -194,18 +172,18 @@ static void learn_plant(struct fx *f)
 
 static void test_learn_then_detect(void **state)
 {
-	struct fx *f = *state;
+	struct bfx *f = *state;
 	char buf[4096];
 
 	f->d = open_db(f);
 	learn_plant(f);
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM baseline WHERE "
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline WHERE "
 				   "status = 'learned'"),
 			 2);
 	/* a known key: counted, no alert */
 	assert_int_equal(mb(f, "detect", 60, HMI, 3, "read", 1, 4, 0, 100, ""),
 			 1);
-	assert_int_equal(q1(f->db, "SELECT hits FROM baseline WHERE "
+	assert_int_equal(q1(f->fx->db, "SELECT hits FROM baseline WHERE "
 				   "function = 3"),
 			 8);
 	/* a range inside a learned one: a new key, no alert */
@@ -238,14 +216,14 @@ static void test_learn_then_detect(void **state)
 			    ""),
 			 1);
 	assert_string_equal(
-		alerts(f->db, buf, sizeof(buf)),
+		alerts(f->fx->db, buf, sizeof(buf)),
 		"baseline.new_target|10.3.0.30|10.10.1.10|seisan_kanri|seigyo|3|2;"
 		"baseline.new_function|10.3.0.30|10.10.1.10|seisan_kanri|seigyo|2|1;"
 		"baseline.new_talker|10.3.0.99|10.10.1.10|seisan_kanri|seigyo|1|1");
 	/* the rows published: one per new row (the repeat is counted) */
 	assert_int_equal(f->published, 3);
 	/* new keys kept as 'new': 1 covered + 2 targets + 1 function + 3 */
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM baseline WHERE "
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline WHERE "
 				   "status = 'new'"),
 			 7);
 	/* the EVE record: like the sensor's, with the baseline's facts */
@@ -261,14 +239,14 @@ static void test_learn_then_detect(void **state)
 			       "\"first_seen\":\"2015-10-22T10:00:00.000000Z\"}"));
 	assert_non_null(strstr(f->last_pub, "\"modbus\":{\"function\":6,"));
 	assert_non_null(strstr(f->last_pub, "\"cause\":\""));
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM alerts WHERE "
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts WHERE "
 				   "signature_id = 2400003 AND seq = 0"),
 			 1);
 }
 
 static void test_matrix(void **state)
 {
-	struct fx *f = *state;
+	struct bfx *f = *state;
 
 	f->d = open_db(f);
 	learn_plant(f);
@@ -293,20 +271,20 @@ static void test_matrix(void **state)
 		    "\"other\",\"verdict\":\"unknown_host\",\"n\":3,"
 		    "\"interval\":0}"),
 		1);
-	assert_int_equal(q1(f->db, "SELECT sum(n) FROM obs_matrix WHERE hour ="
+	assert_int_equal(q1(f->fx->db, "SELECT sum(n) FROM obs_matrix WHERE hour ="
 				   " '2015-10-22T10' AND proto = 'modbus' AND"
 				   " op = 'read'"),
 			 604);
-	assert_int_equal(q1(f->db, "SELECT keys FROM obs_matrix WHERE hour ="
+	assert_int_equal(q1(f->fx->db, "SELECT keys FROM obs_matrix WHERE hour ="
 				   " '2015-10-22T10' AND op = 'read'"),
 			 1);
-	assert_int_equal(q1(f->db, "SELECT n * 10 + keys FROM obs_matrix WHERE"
+	assert_int_equal(q1(f->fx->db, "SELECT n * 10 + keys FROM obs_matrix WHERE"
 				   " hour = '2015-10-22T11' AND src_zone = ''"
 				   " AND verdict = 'unknown_host'"),
 			 31);
 	/* the service from a host never seen: new_talker, severity 2, no
 	 * app_proto, the service in metadata */
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM alerts WHERE"
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts WHERE"
 				   " signature = 'baseline.new_talker' AND"
 				   " severity = 2 AND app_proto IS NULL AND"
 				   " proto = 'TCP' AND src_zone IS NULL AND"
@@ -316,7 +294,7 @@ static void test_matrix(void **state)
 
 static void test_mac(void **state)
 {
-	struct fx *f = *state;
+	struct bfx *f = *state;
 	char buf[2048];
 	const char *m = "{\"timestamp\":\"2015-10-22T10:00:%02dZ\","
 			"\"mode\":\"%s\",\"what\":\"mac\",\"ip\":\"%s\","
@@ -343,21 +321,21 @@ static void test_mac(void **state)
 	assert_int_equal(put(f, "box1", m, 5, "detect", "10.10.1.67",
 			     "aa:bb:cc:00:00:02", ",\"watch\":false"),
 			 1);
-	assert_string_equal(alerts(f->db, buf, sizeof(buf)),
+	assert_string_equal(alerts(f->fx->db, buf, sizeof(buf)),
 			    "asset.new|10.10.1.66|10.10.1.66|seigyo|seigyo|2|1");
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM baseline WHERE what ="
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline WHERE what ="
 				   " 'mac' AND status = 'new'"),
 			 3);
-	assert_int_equal(q1(f->db, "SELECT signature_id FROM alerts"), 2500001);
+	assert_int_equal(q1(f->fx->db, "SELECT signature_id FROM alerts"), 2500001);
 	assert_non_null(strstr(f->last_pub, "\"asset\":{\"ip\":\"10.10.1.66\","
 					    "\"mac\":\"aa:bb:cc:00:00:01\","));
 	/* MACs are no flows: nothing in the matrix */
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM obs_matrix"), 0);
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM obs_matrix"), 0);
 }
 
 static void test_never_learned(void **state)
 {
-	struct fx *f = *state;
+	struct bfx *f = *state;
 	struct store_baseline_counts c;
 
 	f->d = open_db(f);
@@ -373,12 +351,12 @@ static void test_never_learned(void **state)
 			    "\"function\":5,\"peak_per_s\":900}",
 			    i, i),
 			1);
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM alerts"), 0);
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM baseline WHERE "
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts"), 0);
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline WHERE "
 				   "sensor = 'box2'"),
 			 0);
 	/* the matrix counts them all the same */
-	assert_int_equal(q1(f->db, "SELECT sum(n) FROM obs_matrix WHERE "
+	assert_int_equal(q1(f->fx->db, "SELECT sum(n) FROM obs_matrix WHERE "
 				   "sensor = 'box2'"),
 			 3);
 	store_db_baseline_counts(f->d, &c);
@@ -390,7 +368,7 @@ static void test_never_learned(void **state)
 
 static void test_write_flood(void **state)
 {
-	struct fx *f = *state;
+	struct bfx *f = *state;
 	char buf[2048];
 
 	f->d = open_db(f);
@@ -398,11 +376,11 @@ static void test_write_flood(void **state)
 	assert_int_equal(mb(f, "detect", 60, HMI, 6, "write", 1, 4, 100, 1,
 			    ",\"peak_per_s\":20"),
 			 1);
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM alerts"), 0);
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts"), 0);
 	assert_int_equal(mb(f, "detect", 120, HMI, 6, "write", 1, 4, 100, 1,
 			    ",\"peak_per_s\":21"),
 			 1);
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM alerts"), 1);
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts"), 1);
 	assert_non_null(strstr(f->last_pub, "\"signature_id\":2300003"));
 	assert_non_null(strstr(f->last_pub, "\"basis\":\"learned_rate\""));
 	assert_non_null(strstr(f->last_pub, "\"learned_peak_per_s\":2.0"));
@@ -415,7 +393,7 @@ static void test_write_flood(void **state)
 	assert_int_equal(mb(f, "detect", 690, HMI, 6, "write", 1, 4, 100, 1,
 			    ",\"peak_per_s\":40"),
 			 1);
-	assert_string_equal(alerts(f->db, buf, sizeof(buf)),
+	assert_string_equal(alerts(f->fx->db, buf, sizeof(buf)),
 			    "modbus.write_flood|10.3.0.30|10.10.1.10|"
 			    "seisan_kanri|seigyo|2|3");
 	assert_int_equal(f->published, 1);
@@ -423,21 +401,21 @@ static void test_write_flood(void **state)
 	assert_int_equal(mb(f, "detect", 1000, HMI, 6, "write", 1, 4, 100, 1,
 			    ",\"peak_per_s\":40"),
 			 1);
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM alerts WHERE "
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts WHERE "
 				   "signature = 'modbus.write_flood'"),
 			 2);
 	/* a function with no learned rate: the sensor's detector decides */
 	assert_int_equal(mb(f, "detect", 1001, HMI, 16, "write", 1, 4, 100, 1,
 			    ",\"peak_per_s\":400"),
 			 1);
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM alerts WHERE "
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts WHERE "
 				   "signature = 'modbus.write_flood'"),
 			 2);
 }
 
 static void test_flood_floor(void **state)
 {
-	struct fx *f = *state;
+	struct bfx *f = *state;
 
 	f->d = open_db(f);
 	/* learned 0.2 writes/s: 10 x that is 2, the floor 5 rules */
@@ -447,23 +425,23 @@ static void test_flood_floor(void **state)
 	assert_int_equal(mb(f, "detect", 60, HMI, 6, "write", 1, 4, 100, 1,
 			    ",\"peak_per_s\":5"),
 			 1);
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM alerts"), 0);
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts"), 0);
 	assert_int_equal(mb(f, "detect", 61, HMI, 6, "write", 1, 4, 100, 1,
 			    ",\"peak_per_s\":6"),
 			 1);
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM alerts WHERE "
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts WHERE "
 				   "signature_id = 2300003"),
 			 1);
 	/* learning keeps the highest peak */
 	assert_int_equal(mb(f, "learn", 62, HMI, 6, "write", 1, 4, 100, 1,
 			    ",\"peak_per_s\":0.1"),
 			 1);
-	assert_int_equal(q1(f->db, "SELECT peak_per_s * 10 FROM baseline"), 2);
+	assert_int_equal(q1(f->fx->db, "SELECT peak_per_s * 10 FROM baseline"), 2);
 }
 
 static void test_learn_after_new(void **state)
 {
-	struct fx *f = *state;
+	struct bfx *f = *state;
 
 	f->d = open_db(f);
 	learn_plant(f);
@@ -471,24 +449,24 @@ static void test_learn_after_new(void **state)
 			 1);
 	assert_int_equal(mb(f, "detect", 61, NEWBIE, 4, "read", 1, 4, 0, 1, ""),
 			 1);
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM baseline WHERE"
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline WHERE"
 				   " status = 'new'"),
 			 2);
 	/* learning the key: learned, hits added */
 	assert_int_equal(mb(f, "learn", 62, NEWBIE, 3, "read", 1, 4, 0, 1, ""),
 			 1);
-	assert_int_equal(q1(f->db, "SELECT hits FROM baseline WHERE status ="
+	assert_int_equal(q1(f->fx->db, "SELECT hits FROM baseline WHERE status ="
 				   " 'learned' AND src_ip = '" NEWBIE "'"),
 			 8);
 	/* an approved row stays approved when learned again */
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM baseline WHERE"
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline WHERE"
 				   " status = 'new'"),
 			 1);
 	{
 		sqlite3 *h;
 		struct baseline_sel s = {.all = true};
 		char err[256];
-		assert_int_equal(sqlite3_open_v2(f->db, &h,
+		assert_int_equal(sqlite3_open_v2(f->fx->db, &h,
 						 SQLITE_OPEN_READWRITE, NULL),
 				 SQLITE_OK);
 		assert_int_equal(baseline_approve(h, &s, err, sizeof(err)), 1);
@@ -496,14 +474,14 @@ static void test_learn_after_new(void **state)
 	}
 	assert_int_equal(mb(f, "learn", 63, NEWBIE, 4, "read", 1, 4, 0, 1, ""),
 			 1);
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM baseline WHERE"
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline WHERE"
 				   " status = 'approved'"),
 			 1);
 }
 
 static void test_approve_prune(void **state)
 {
-	struct fx *f = *state;
+	struct bfx *f = *state;
 	sqlite3 *h;
 	char err[256];
 	int64_t ids[2];
@@ -520,7 +498,7 @@ static void test_approve_prune(void **state)
 			 1);
 	assert_int_equal(mb(f, "detect", 63, HMI, 3, "read", 1, 4, 500, 1, ""),
 			 1);
-	assert_int_equal(sqlite3_open_v2(f->db, &h, SQLITE_OPEN_READWRITE, NULL),
+	assert_int_equal(sqlite3_open_v2(f->fx->db, &h, SQLITE_OPEN_READWRITE, NULL),
 			 SQLITE_OK);
 	sqlite3_busy_timeout(h, 2000);
 	{
@@ -542,16 +520,16 @@ static void test_approve_prune(void **state)
 	{
 		/* by id: only 'new' rows change; another sensor: none */
 		struct baseline_sel s = {.sensor = "box9"};
-		ids[0] = q1(f->db, "SELECT id FROM baseline WHERE src_ip ="
+		ids[0] = q1(f->fx->db, "SELECT id FROM baseline WHERE src_ip ="
 				   " '10.3.0.98'");
-		ids[1] = q1(f->db, "SELECT id FROM baseline WHERE function = 6");
+		ids[1] = q1(f->fx->db, "SELECT id FROM baseline WHERE function = 6");
 		s.ids = ids;
 		s.n_ids = 2;
 		assert_int_equal(baseline_approve(h, &s, err, sizeof(err)), 0);
 		s.sensor = "box1";
 		assert_int_equal(baseline_approve(h, &s, err, sizeof(err)), 1);
 	}
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM baseline WHERE"
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline WHERE"
 				   " status = 'approved'"),
 			 3);
 	{
@@ -568,7 +546,7 @@ static void test_approve_prune(void **state)
 		struct baseline_sel s = {.ids = ids, .n_ids = 1};
 		assert_int_equal(baseline_prune(h, &s, err, sizeof(err)), 1);
 	}
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM baseline"), 1);
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline"), 1);
 	sqlite3_close(h);
 }
 
@@ -607,38 +585,38 @@ static const char schema_v3[] =
 
 static void test_upgrade_from_3(void **state)
 {
-	struct fx *f = *state;
+	struct bfx *f = *state;
 	sqlite3 *h;
 
-	assert_int_equal(sqlite3_open(f->db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_open(f->fx->db, &h), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(h, "PRAGMA journal_mode=WAL", NULL, NULL,
 				      NULL),
 			 SQLITE_OK);
 	assert_int_equal(sqlite3_exec(h, schema_v3, NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(h);
-	assert_int_equal(q1(f->db, "PRAGMA user_version"), 3);
+	assert_int_equal(q1(f->fx->db, "PRAGMA user_version"), 3);
 	f->d = open_db(f);
-	assert_int_equal(q1(f->db, "PRAGMA user_version"), 4);
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM sqlite_master WHERE"
+	assert_int_equal(q1(f->fx->db, "PRAGMA user_version"), 4);
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM sqlite_master WHERE"
 				   " name IN ('baseline', 'obs_matrix',"
 				   " 'baseline_talker', 'baseline_status',"
 				   " 'baseline_mac', 'obs_matrix_hour')"),
 			 6);
 	/* what it held is still there, and it takes observations */
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM alerts"), 1);
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts"), 1);
 	learn_plant(f);
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM baseline"), 2);
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline"), 2);
 	store_db_close(f->d);
 	f->d = NULL;
 	/* opened again: no second upgrade */
 	f->d = open_db(f);
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM baseline"), 2);
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline"), 2);
 }
 
 static void test_malformed(void **state)
 {
-	struct fx *f = *state;
+	struct bfx *f = *state;
 	static const char *const bad[] = {
 		"[]",
 		"{\"timestamp\":\"2015-10-22T10:00:00Z\",\"what\":\"op\"}",
@@ -718,16 +696,16 @@ static void test_malformed(void **state)
 	assert_non_null(strstr(err, "\"n\""));
 	store_parser_free(p);
 	/* nothing of them stored, not even their (sensor, seq) */
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM baseline"), 0);
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM obs_matrix"), 0);
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM ingest"), 0);
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline"), 0);
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM obs_matrix"), 0);
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM ingest"), 0);
 	/* a record that is fine after them is stored */
 	learn_plant(f);
-	assert_int_equal(q1(f->db, "SELECT count(*) FROM baseline"), 2);
+	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline"), 2);
 	/* a resend of an obs: stored once */
 	f->seq = 1;
 	assert_int_equal(mb(f, "learn", 0, HMI, 3, "read", 1, 4, 0, 100, ""), 0);
-	assert_int_equal(q1(f->db, "SELECT hits FROM baseline WHERE "
+	assert_int_equal(q1(f->fx->db, "SELECT hits FROM baseline WHERE "
 				   "function = 3"),
 			 4);
 }
@@ -736,23 +714,23 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_learn_then_detect, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_matrix, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mac, setup, teardown),
+						bl_teardown),
+		cmocka_unit_test_setup_teardown(test_matrix, setup, bl_teardown),
+		cmocka_unit_test_setup_teardown(test_mac, setup, bl_teardown),
 		cmocka_unit_test_setup_teardown(test_never_learned, setup,
-						teardown),
+						bl_teardown),
 		cmocka_unit_test_setup_teardown(test_write_flood, setup,
-						teardown),
+						bl_teardown),
 		cmocka_unit_test_setup_teardown(test_flood_floor, setup,
-						teardown),
+						bl_teardown),
 		cmocka_unit_test_setup_teardown(test_learn_after_new, setup,
-						teardown),
+						bl_teardown),
 		cmocka_unit_test_setup_teardown(test_approve_prune, setup,
-						teardown),
+						bl_teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade_from_3, setup,
-						teardown),
+						bl_teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup,
-						teardown),
+						bl_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
