@@ -8,7 +8,8 @@
  * chain walk and a few stores: no allocation, no formatting.  The table
  * is fixed (baseline.max_keys), allocated once at start: an array of
  * entries linked into hash chains and a least-recently-used list by index,
- * unused entries on a free list.  When it is full the least recently used
+ * handed out in order (calloc leaves the untouched ones unpaged, nothing
+ * walks them at start).  When it is full the least recently used
  * key gives up its slot: its pending count is reported first, and the
  * eviction is counted (a later sighting of that key is reported as new,
  * which the store takes as a repeat of what it knows).
@@ -71,10 +72,14 @@ static struct observe_cfg cfg;
 static struct obs_entry *ent;
 static uint32_t *buckets;
 static uint32_t bucket_mask, free_head, lru_head, lru_tail;
+static uint32_t n_used; /* entries handed out so far: the rest never used */
 static struct mm_rec *rec;
 static int mode;                  /* in force now */
 static bool started;
 static double t_start, t_switch, t_next;
+/* the second (packet time) from which the clock needs a look: one integer
+ * compare per call (0 before the first call) */
+static int64_t t_check;
 
 static const char *const mode_names[] = { "detect", "learn", "off" };
 static const char *const verdict_names[] = {
@@ -127,9 +132,6 @@ int observe_init(const struct observe_cfg *c)
 		return -1;
 	}
 	bucket_mask = nb - 1;
-	for (uint32_t i = 0; i < (uint32_t)cfg.max_keys; i++)
-		ent[i].next = i + 2 < (uint32_t)cfg.max_keys + 1 ? i + 2 : 0;
-	free_head = 1;
 	return 0;
 }
 
@@ -141,8 +143,9 @@ void observe_free(void)
 	ent = NULL;
 	buckets = NULL;
 	rec = NULL;
-	free_head = lru_head = lru_tail = 0;
+	free_head = lru_head = lru_tail = n_used = 0;
 	started = false;
+	t_check = 0;
 }
 
 /* ---------------- the table ---------------- */
@@ -170,7 +173,7 @@ static inline bool key_eq(const struct obs_key *a, const struct obs_key *b)
 		(x[4] ^ y[4])) == 0;
 }
 
-static void lru_unlink(uint32_t i)
+static inline void lru_unlink(uint32_t i)
 {
 	struct obs_entry *x = &ent[i - 1];
 
@@ -184,7 +187,7 @@ static void lru_unlink(uint32_t i)
 		lru_tail = x->lru_prev;
 }
 
-static void lru_push(uint32_t i)
+static inline void lru_push(uint32_t i)
 {
 	struct obs_entry *x = &ent[i - 1];
 
@@ -321,13 +324,14 @@ static void report_pending(double now)
  */
 static void clock_slow(double now)
 {
+	double next;
+
 	if (!started) {
 		started = true;
 		t_start = now;
 		t_switch = cfg.learn_for > 0 && mode == MM_OBS_LEARN
 				   ? now + cfg.learn_for : 0;
 		t_next = now + cfg.report_interval;
-		return;
 	}
 	if (t_switch > 0 && now >= t_switch) {
 		report_pending(now);
@@ -341,41 +345,33 @@ static void clock_slow(double now)
 		t_next = t_start + cfg.report_interval *
 			 ((double)(long long)((now - t_start) / cfg.report_interval) + 1);
 	}
+	next = t_switch > 0 && t_switch < t_next ? t_switch : t_next;
+	t_check = (int64_t)next; /* whole seconds: the slow path decides */
 }
 
-static inline void clock_check(double now)
+static inline void clock_check(void)
 {
-	if (!started || now >= t_next || (t_switch > 0 && now >= t_switch))
-		clock_slow(now);
+	if ((int64_t)mm.now.tv_sec >= t_check)
+		clock_slow(mm_now());
 }
 
-/* the entry for k (counted), a new one reported at once; NULL if none */
-static struct obs_entry *count_key(const struct obs_key *k, double now,
-				   bool *fresh)
+/* a key not in the table: a slot (the least recently used one's when
+ * full), counted once; the caller reports it */
+static struct obs_entry *new_key(const struct obs_key *k, uint32_t h)
 {
-	uint32_t h = key_hash(k), i;
 	struct obs_entry *x;
+	uint32_t i;
 
-	for (i = buckets[h & bucket_mask]; i; i = ent[i - 1].next) {
-		x = &ent[i - 1];
-		if (x->hash == h && key_eq(&x->k, k)) {
-			if (i != lru_head) {
-				lru_unlink(i);
-				lru_push(i);
-			}
-			x->n++;
-			x->last = mm.now;
-			*fresh = false;
-			return x;
-		}
-	}
-	if (!free_head) {
+	if (!free_head && n_used < (uint32_t)cfg.max_keys) {
+		free_head = ++n_used; /* a slot never used (calloc: zero) */
+		ent[free_head - 1].next = 0;
+	} else if (!free_head) {
 		/* full: the least recently used key makes room */
 		uint32_t v = lru_tail, *pp;
 		struct obs_entry *y = &ent[v - 1];
 
 		if (y->n)
-			report(y, now);
+			report(y, mm_now());
 		pp = &buckets[y->hash & bucket_mask];
 		while (*pp && *pp != v)
 			pp = &ent[*pp - 1].next;
@@ -399,8 +395,34 @@ static struct obs_entry *count_key(const struct obs_key *k, double now,
 	x->first = x->last = mm.now;
 	x->reported = -1; /* never: a first report */
 	mm.st.obs_keys++;
-	*fresh = true;
 	return x;
+}
+
+/*
+ * The entry for k, counted; *fresh when it is new (the caller reports it
+ * at once).  The common case - a key seen before - stays here: one hash,
+ * a short chain, the LRU move, a few stores.
+ */
+static inline struct obs_entry *count_key(const struct obs_key *k, bool *fresh)
+{
+	uint32_t h = key_hash(k), i;
+	struct obs_entry *x;
+
+	for (i = buckets[h & bucket_mask]; i; i = x->next) {
+		x = &ent[i - 1];
+		if (x->hash == h && key_eq(&x->k, k)) {
+			if (i != lru_head) {
+				lru_unlink(i);
+				lru_push(i);
+			}
+			x->n++;
+			x->last = mm.now;
+			*fresh = false;
+			return x;
+		}
+	}
+	*fresh = true;
+	return new_key(k, h);
 }
 
 /* ---------------- the hooks ---------------- */
@@ -410,13 +432,11 @@ void observe_op(const struct mm_flow *f, const struct mm_ends *e,
 {
 	struct obs_key k;
 	struct obs_entry *x;
-	double now;
 	bool fresh;
 
 	if (!ent)
 		return;
-	now = mm_now();
-	clock_check(now);
+	clock_check();
 	memset(&k, 0, sizeof(k));
 	k.src = e->src_ip;
 	k.dst = e->dest_ip;
@@ -432,7 +452,7 @@ void observe_op(const struct mm_flow *f, const struct mm_ends *e,
 		k.addr = op->addr;
 		k.count = op->count;
 	}
-	x = count_key(&k, now, &fresh);
+	x = count_key(&k, &fresh);
 	x->verdict = (int8_t)v;
 	if (op->cls == MM_OP_WRITE) {
 		/* writes per second of packet time: *.write_flood's baseline */
@@ -447,7 +467,7 @@ void observe_op(const struct mm_flow *f, const struct mm_ends *e,
 		if (op->function_name)
 			snprintf(x->function_name, sizeof(x->function_name),
 				 "%s", op->function_name);
-		report(x, now);
+		report(x, mm_now());
 	}
 }
 
@@ -456,13 +476,11 @@ void observe_service(uint8_t proto, uint32_t cli, uint32_t srv, uint16_t port,
 {
 	struct obs_key k;
 	struct obs_entry *x;
-	double now;
 	bool fresh;
 
 	if (!ent)
 		return;
-	now = mm_now();
-	clock_check(now);
+	clock_check();
 	memset(&k, 0, sizeof(k));
 	k.src = cli;
 	k.dst = srv;
@@ -470,9 +488,9 @@ void observe_service(uint8_t proto, uint32_t cli, uint32_t srv, uint16_t port,
 	k.what = OBS_SERVICE;
 	k.proto = proto;
 	k.cls = (uint8_t)v;
-	x = count_key(&k, now, &fresh);
+	x = count_key(&k, &fresh);
 	if (fresh)
-		report(x, now);
+		report(x, mm_now());
 }
 
 void observe_mac(uint32_t ip, const struct zone *z, const uint8_t mac[6])
@@ -485,7 +503,7 @@ void observe_mac(uint32_t ip, const struct zone *z, const uint8_t mac[6])
 
 	if (!ent)
 		return;
-	clock_check(mm_now());
+	clock_check();
 	for (int i = 0; z && z->archetype && i < cfg.n_watch; i++)
 		if (!strcmp(cfg.watch[i], z->archetype))
 			watch = true;
