@@ -52,8 +52,9 @@
 /* ------------------------------------------------------------------ */
 /* Scenarios.  Each module exports a {NULL}-terminated table; main.c walks
  * gen_modbus_scenarios, gen_bench_scenarios, gen_s7_scenarios,
- * gen_bacnet_scenarios, gen_generic_scenarios, gen_scenario_scenarios and
- * gen_attacks_scenarios (a name must be unique across all of them). */
+ * gen_bacnet_scenarios, gen_generic_scenarios, gen_scenario_scenarios,
+ * gen_attacks_scenarios and gen_baseline_scenarios (a name must be unique
+ * across all of them). */
 
 struct gen_scenario {
 	const char *name;  /* pcapgen NAME OUT.pcap */
@@ -70,7 +71,8 @@ struct gen_scenario {
 
 extern const struct gen_scenario gen_modbus_scenarios[], gen_bench_scenarios[],
 	gen_s7_scenarios[], gen_bacnet_scenarios[], gen_generic_scenarios[],
-	gen_scenario_scenarios[], gen_attacks_scenarios[];
+	gen_scenario_scenarios[], gen_attacks_scenarios[],
+	gen_baseline_scenarios[];
 
 /* value of option `name` among a scenario's argc/argv pairs (the last one
  * given wins), `def` when absent; dies when it is not a number */

@@ -29,8 +29,9 @@
  *
  * Layout: gen.h/core.c the shared core (PRNG, hosts, output, TCP/UDP);
  * modbus.c, bench.c, s7.c, bacnet.c, generic.c, scenarios.c (the
- * exercise kit of pcaps/scenarios/) and attacks.c (what the behaviour
- * detectors catch) the scenario modules, each exporting a
+ * exercise kit of pcaps/scenarios/), attacks.c (what the behaviour
+ * detectors catch) and baseline.c (learn, then detect: pcaps/baseline/)
+ * the scenario modules, each exporting a
  * {NULL}-terminated table of struct gen_scenario that main() walks;
  * background.c DNS/HTTPS background traffic.
  *
@@ -48,7 +49,7 @@
 static const struct gen_scenario *const tables[] = {
 	gen_modbus_scenarios, gen_bench_scenarios, gen_s7_scenarios,
 	gen_bacnet_scenarios, gen_generic_scenarios, gen_scenario_scenarios,
-	gen_attacks_scenarios,
+	gen_attacks_scenarios, gen_baseline_scenarios,
 };
 #define NTABLES (sizeof tables / sizeof tables[0])
 

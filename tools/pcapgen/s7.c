@@ -69,6 +69,37 @@ uint64_t s7_send(struct tcpc *c, int dir, const uint8_t *b, size_t n,
 	return t;
 }
 
+uint64_t s7_connect(struct tcpc *c, struct rng *r, uint32_t cli, uint32_t plc,
+		    uint16_t ref, uint64_t t)
+{
+	static const uint8_t cr[] = { 0x11, 0xE0, 0x00, 0x00, 0x00, 0x01, 0x00,
+				      0xC0, 0x01, 0x0A, 0xC1, 0x02, 0x01, 0x00,
+				      0xC2, 0x02, 0x01, 0x02 };
+	static const uint8_t cc[] = { 0x11, 0xD0, 0x00, 0x01, 0x00, 0x44, 0x00,
+				      0xC0, 0x01, 0x0A, 0xC1, 0x02, 0x01, 0x00,
+				      0xC2, 0x02, 0x01, 0x02 };
+	/* function F0, reserved, AmQ calling 1, called 1, PDU size */
+	static const uint8_t setup_q[] = { 0xF0, 0x00, 0x00, 0x01, 0x00, 0x01,
+					   0x01, 0xE0 };
+	static const uint8_t setup_a[] = { 0xF0, 0x00, 0x00, 0x01, 0x00, 0x01,
+					   0x00, 0xF0 };
+	uint8_t b[64];
+
+	tcp_init(c, r, cli, host_port(cli), plc, 102);
+	g_out.cur_cls = CLS_S7;
+	t = tcp_open(c, t, r) + 500;
+	s7_send(c, C2S, b, s7_tpkt(b, cr, sizeof cr), t);
+	t += rng_range(r, 1000, 4000); /* the PLC answers after 1..4 ms */
+	s7_send(c, S2C, b, s7_tpkt(b, cc, sizeof cc), t);
+	t += rng_range(r, 20000, 80000);
+	s7_send(c, C2S, b, s7_pdu(b, 1, ref, setup_q, sizeof setup_q, NULL, 0),
+		t);
+	t += rng_range(r, 1000, 4000);
+	s7_send(c, S2C, b, s7_pdu(b, 3, ref, setup_a, sizeof setup_a, NULL, 0),
+		t);
+	return t;
+}
+
 /* ------------------------------------------------------------------ */
 /* A client session: one TCP connection, jobs and their answers          */
 
@@ -153,30 +184,9 @@ static void s7s_ud(struct s7s *s, const uint8_t *par, size_t pl,
  * 1024), Setup Communication (the PLC grants 240 bytes) */
 static void s7s_open(struct s7s *s, struct rng *r, uint32_t cli, uint64_t t)
 {
-	static const uint8_t cr[] = { 0x11, 0xE0, 0x00, 0x00, 0x00, 0x01, 0x00,
-				      0xC0, 0x01, 0x0A, 0xC1, 0x02, 0x01, 0x00,
-				      0xC2, 0x02, 0x01, 0x02 };
-	static const uint8_t cc[] = { 0x11, 0xD0, 0x00, 0x01, 0x00, 0x44, 0x00,
-				      0xC0, 0x01, 0x0A, 0xC1, 0x02, 0x01, 0x00,
-				      0xC2, 0x02, 0x01, 0x02 };
-	/* function F0, reserved, AmQ calling 1, called 1, PDU size */
-	static const uint8_t setup_q[] = { 0xF0, 0x00, 0x00, 0x01, 0x00, 0x01,
-					   0x01, 0xE0 };
-	static const uint8_t setup_a[] = { 0xF0, 0x00, 0x00, 0x01, 0x00, 0x01,
-					   0x00, 0xF0 };
-	uint8_t b[64];
-
 	s->r = r;
 	s->ref = 0x0100;
-	tcp_init(&s->c, r, cli, host_port(cli), S7_PLC, 102);
-	g_out.cur_cls = CLS_S7;
-	s->t = tcp_open(&s->c, t, r);
-	s->t += 500;
-	s7_send(&s->c, C2S, b, s7_tpkt(b, cr, sizeof cr), s->t);
-	s->t += plc_delay(s);
-	s7_send(&s->c, S2C, b, s7_tpkt(b, cc, sizeof cc), s->t);
-	s7s_job(s, setup_q, sizeof setup_q, NULL, 0, setup_a, sizeof setup_a,
-		NULL, 0);
+	s->t = s7_connect(&s->c, r, cli, S7_PLC, s->ref++, t);
 }
 
 static void s7s_close(struct s7s *s)

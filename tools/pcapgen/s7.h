@@ -17,4 +17,10 @@ size_t s7_pdu(uint8_t *b, uint8_t rosctr, uint16_t ref, const uint8_t *par,
 uint64_t s7_send(struct tcpc *c, int dir, const uint8_t *b, size_t n,
 		 uint64_t t);
 
+/* TCP handshake from cli to plc:102 at t, COTP CR/CC (TSAPs 0x0100 PG and
+ * 0x0102 rack 0 slot 2, TPDU 1024), Setup Communication as job `ref` (the
+ * PLC grants 240 bytes); returns the time of the last packet */
+uint64_t s7_connect(struct tcpc *c, struct rng *r, uint32_t cli, uint32_t plc,
+		    uint16_t ref, uint64_t t);
+
 #endif
