@@ -319,6 +319,148 @@ cp "$T/keys/store.key" "$T/store.key.before"
 [ $? -eq 1 ] && grep -q "never overwritten" "$T/out" && cmp -s "$T/keys/store.key" "$T/store.key.before" &&
 	pass keygen_no_overwrite || fail keygen_no_overwrite "$(cat "$T/out")"
 
+# ---- the learned baseline and the zone matrix (kind obs records) ----
+# box1 learns a plant (hour 10), then detects (hour 11): each deviation
+# below raises what store.h says, once; box9 never learned: nothing.
+BDB=$T/baseline.db
+if start_store "$BDB"; then
+	M='"dest_ip":"10.10.1.10","dest_port":502,"dest_zone":"seigyo_line1","proto":"modbus"'
+	H='"src_ip":"10.3.0.30","src_zone":"seisan_kanri",'"$M"
+	J='"src_ip":"10.1.0.5","src_zone":"joho",'"$M"
+	R='"function":3,"function_name":"read_holding_registers","unit":1,"space":4'
+	W='"function":6,"function_name":"write_single_register","unit":1,"space":4,"addr":100,"count":1'
+	{
+		echo 'obs {"timestamp":"2015-10-22T10:00:00Z","mode":"learn","what":"op",'"$H"',"op":"read","verdict":"allowed","n":10,"interval":0,'"$R"',"addr":0,"count":100}'
+		echo 'obs {"timestamp":"2015-10-22T10:00:01Z","mode":"learn","what":"op",'"$H"',"op":"write","verdict":"op_not_allowed","n":5,"interval":0,'"$W"',"peak_per_s":2}'
+		echo 'obs {"timestamp":"2015-10-22T10:00:02Z","mode":"learn","what":"mac","ip":"10.10.1.10","mac":"00:1B:1B:00:00:01","mac_vendor":"Siemens","zone":"seigyo_line1","watch":true}'
+		# known: counted
+		echo 'obs {"timestamp":"2015-10-22T11:00:00Z","mode":"detect","what":"op",'"$H"',"op":"read","verdict":"allowed","n":600,"interval":60,'"$R"',"addr":0,"count":100}'
+		# a new talker writing (severity 1); its read says nothing more
+		echo 'obs {"timestamp":"2015-10-22T11:00:05Z","mode":"detect","what":"op",'"$J"',"op":"write","verdict":"no_conduit","n":3,"interval":0,"function":16,"function_name":"write_multiple_registers","unit":1,"space":4,"addr":100,"count":2,"peak_per_s":1}'
+		echo 'obs {"timestamp":"2015-10-22T11:00:06Z","mode":"detect","what":"op",'"$J"',"op":"read","verdict":"no_conduit","n":2,"interval":0,'"$R"',"addr":0,"count":10}'
+		# outside the learned 0-99: new_target (severity 3)
+		echo 'obs {"timestamp":"2015-10-22T11:00:07Z","mode":"detect","what":"op",'"$H"',"op":"read","verdict":"allowed","n":1,"interval":0,'"$R"',"addr":500,"count":4}'
+		echo 'obs {"timestamp":"2015-10-22T11:00:08Z","mode":"detect","what":"mac","ip":"10.10.1.77","mac":"aa:bb:cc:00:00:01","zone":"seigyo_line1","watch":true}'
+		# 40 writes/s against 2 learned: one write_flood, the next
+		# minute folded into it
+		echo 'obs {"timestamp":"2015-10-22T11:00:09Z","mode":"detect","what":"op",'"$H"',"op":"write","verdict":"op_not_allowed","n":900,"interval":60,'"$W"',"peak_per_s":40}'
+		echo 'obs {"timestamp":"2015-10-22T11:01:09Z","mode":"detect","what":"op",'"$H"',"op":"write","verdict":"op_not_allowed","n":900,"interval":60,'"$W"',"peak_per_s":45}'
+		echo 'obs {"timestamp":"2015-10-22T11:02:00Z","mode":"detect","what":"op","src_ip":"10.3.0.30"}'
+	} >"$T/obs1"
+	{
+		echo 'obs {"timestamp":"2015-10-22T12:00:00Z","mode":"detect","what":"op","src_ip":"10.9.9.9","dest_ip":"10.20.0.5","dest_port":47808,"src_zone":null,"dest_zone":"setsubi","proto":"bacnet","op":"read","verdict":"unknown_host","n":7,"interval":0,"function":12}'
+		echo 'obs {"timestamp":"2015-10-22T12:01:00Z","mode":"detect","what":"op","src_ip":"10.9.9.9","dest_ip":"10.20.0.5","dest_port":47808,"src_zone":null,"dest_zone":"setsubi","proto":"bacnet","op":"read","verdict":"unknown_host","n":8,"interval":60,"function":12}'
+	} >"$T/obs9"
+	"$SEND" --connect "$EP" --sensor box1 --timeout 5000 <"$T/obs1" 2>"$T/send.log" &&
+		"$SEND" --connect "$EP" --sensor box9 --timeout 5000 <"$T/obs9" 2>>"$T/send.log"
+	[ $? -eq 0 ] && pass baseline_obs_acked || fail baseline_obs_acked "$(cat "$T/send.log")"
+
+	"$CLI" alerts --db "$BDB" >"$T/balerts" 2>&1
+	[ "$(grep -c -- ' -> ' "$T/balerts")" -eq 4 ] &&
+		grep -Eq "^2015-10-22 11:00:05 +1 +baseline\.new_talker +10\.1\.0\.5 \(joho\) +-> +10\.10\.1\.10:502 \(seigyo_line1\) +modbus +1 +box1$" "$T/balerts" &&
+		grep -Eq "^2015-10-22 11:00:07 +3 +baseline\.new_target +10\.3\.0\.30 \(seisan_kanri\) +-> +10\.10\.1\.10:502 \(seigyo_line1\) +modbus +1 +box1$" "$T/balerts" &&
+		grep -Eq "^2015-10-22 11:00:08 +2 +asset\.new +10\.10\.1\.77 \(seigyo_line1\) +-> +10\.10\.1\.77 \(seigyo_line1\) +- +1 +box1$" "$T/balerts" &&
+		grep -Eq "^2015-10-22 11:00:09 +2 +modbus\.write_flood +10\.3\.0\.30 \(seisan_kanri\) +-> +10\.10\.1\.10:502 \(seigyo_line1\) +modbus +2 +11:01:09 +box1$" "$T/balerts" &&
+		pass baseline_alerts || fail baseline_alerts "$(cat "$T/balerts")"
+	"$CLI" alerts --db "$BDB" --json --signature modbus.write_flood >"$T/out" 2>&1
+	grep -q '"signature_id":2300003' "$T/out" &&
+		grep -q '"basis":"learned_rate","learned_peak_per_s":2.0,"peak_per_s":40.0' "$T/out" &&
+		pass baseline_flood_eve || fail baseline_flood_eve "$(cat "$T/out")"
+
+	"$CLI" baseline list --db "$BDB" >"$T/blist" 2>&1
+	[ "$(grep -c ' box1 ' "$T/blist")" -eq 7 ] &&
+		grep -q "^ID  STATUS   SENSOR  SOURCE" "$T/blist" &&
+		grep -Eq "^ *1 +learned +box1 +10\.3\.0\.30 \(seisan_kanri\) +-> +10\.10\.1\.10:502 \(seigyo_line1\) +modbus +read +3 read_holding_registers +unit 1 space 4 0-99 +610 +2015-10-22 10:00:00 +2015-10-22 11:00:00$" "$T/blist" &&
+		grep -Eq "^ *2 +learned +box1 .* +write +6 write_single_register +unit 1 space 4 100 +1805 +2015-10-22 10:00:01 +2015-10-22 11:01:09$" "$T/blist" &&
+		grep -Eq "^ *3 +learned +box1 +10\.10\.1\.10 \(seigyo_line1\) +mac +- +- +00:1b:1b:00:00:01 Siemens +1 " "$T/blist" &&
+		grep -Eq "^ *5 +new +box1 +10\.1\.0\.5 \(joho\) +-> .* +read +3 read_holding_registers +unit 1 space 4 0-9 +2 " "$T/blist" &&
+		grep -Eq "^ *7 +new +box1 +10\.10\.1\.77 \(seigyo_line1\) +mac +- +- +aa:bb:cc:00:00:01 +1 " "$T/blist" &&
+		pass baseline_list_table || fail baseline_list_table "$(cat "$T/blist")"
+	n=$("$CLI" baseline list --db "$BDB" --status new --json | wc -l)
+	m=$("$CLI" baseline list --db "$BDB" --what mac --json | wc -l)
+	o=$("$CLI" baseline list --db "$BDB" --sensor box9 | tr -d '\n')
+	[ "$n" -eq 4 ] && [ "$m" -eq 2 ] && [ "$o" = "no baseline rows match these filters" ] &&
+		pass baseline_list_filters || fail baseline_list_filters "new $n, mac $m, box9 '$o'"
+	"$CLI" baseline list --db "$BDB" --json --what mac --status learned >"$T/out" 2>&1
+	grep -qx '{"id":3,"sensor":"box1","what":"mac","status":"learned","src_ip":"10.10.1.10","dest_ip":null,"dest_port":null,"proto":null,"op":null,"function":null,"function_name":null,"unit":null,"space":null,"addr":null,"count":null,"mac":"00:1b:1b:00:00:01","mac_vendor":"Siemens","src_zone":"seigyo_line1","dest_zone":null,"first_ts":"2015-10-22T10:00:02.000000Z","last_ts":"2015-10-22T10:00:02.000000Z","hits":1,"peak_per_s":null}' "$T/out" &&
+		pass baseline_list_json || fail baseline_list_json "$(cat "$T/out")"
+
+	# ---- zones matrix ----
+	"$CLI" zones matrix --db "$BDB" >"$T/matrix" 2>&1
+	[ $? -eq 0 ] && [ "$(grep -c -- ' -> ' "$T/matrix")" -eq 5 ] &&
+		grep -Eq "^joho +-> +seigyo_line1 +modbus +read +2 +1 +VIOLATION \(no conduit\)$" "$T/matrix" &&
+		grep -Eq "^joho +-> +seigyo_line1 +modbus +write +3 +1 +VIOLATION \(no conduit\)$" "$T/matrix" &&
+		grep -Eq "^seisan_kanri +-> +seigyo_line1 +modbus +read +611 +2 +allowed$" "$T/matrix" &&
+		grep -Eq "^seisan_kanri +-> +seigyo_line1 +modbus +write +1805 +1 +VIOLATION \(op not allowed\)$" "$T/matrix" &&
+		grep -- ' -> ' "$T/matrix" | tail -1 | grep -Eq "^- +-> +setsubi +bacnet +read +15 +1 +unknown host$" &&
+		pass matrix_table || fail matrix_table "$(cat "$T/matrix")"
+	# 11:30 is rounded down to 11:00: hour 11 and later
+	"$CLI" zones matrix --db "$BDB" --since 2015-10-22T11:30:00 --sensor box1 --json >"$T/out" 2>&1
+	[ "$(wc -l <"$T/out")" -eq 4 ] &&
+		grep -qx '{"src_zone":"seisan_kanri","dest_zone":"seigyo_line1","proto":"modbus","op":"write","operations":1800,"keys":0,"verdicts":{"op_not_allowed":1800},"status":"violation"}' "$T/out" &&
+		grep -qx '{"src_zone":"seisan_kanri","dest_zone":"seigyo_line1","proto":"modbus","op":"read","operations":601,"keys":1,"verdicts":{"allowed":601},"status":"allowed"}' "$T/out" &&
+		pass matrix_since_json || fail matrix_since_json "$(cat "$T/out")"
+	"$CLI" zones matrix --db "$BDB" --since 2015-10-22T11:30:00 >"$T/out" 2>&1
+	grep -q "^Zone matrix since 2015-10-22T11:00 (UTC)$" "$T/out" &&
+		pass matrix_since_says_hour || fail matrix_since_says_hour "$(head -2 "$T/out")"
+	"$CLI" zones matrix --db "$BDB" --sensor box1 --zones "$ROOT/etc/zones.yaml" >"$T/out" 2>&1
+	grep -Eq "^seisan_kanri +-> +seigyo_line1 +modbus +read +611 +2 +allowed +modbus: read, discover; s7comm: read, discover$" "$T/out" &&
+		grep -Eq "^joho +-> +seigyo_line1 +modbus +write +3 +1 +VIOLATION \(no conduit\) +no conduit$" "$T/out" &&
+		grep -qx "  seisan_kanri -> seigyo_line2: modbus: read, discover; s7comm: read, discover" "$T/out" &&
+		grep -qx "  hozen -> setsubi: any: any" "$T/out" &&
+		! grep -q "^  seisan_kanri -> seigyo_line1:" "$T/out" &&
+		pass matrix_conduits || fail matrix_conduits "$(cat "$T/out")"
+
+	# ---- approve and prune, while the store runs ----
+	"$CLI" baseline approve --db "$BDB" --src 10.1.0.5 >"$T/out" 2>&1
+	[ $? -eq 0 ] && [ "$(cat "$T/out")" = "approved 2 baseline rows" ] &&
+		pass baseline_approve_talker || fail baseline_approve_talker "$(cat "$T/out")"
+	"$CLI" baseline approve --db "$BDB" --id 7 --sensor box1 >"$T/out" 2>&1
+	[ "$(cat "$T/out")" = "approved 1 baseline row" ] &&
+		[ "$("$CLI" baseline list --db "$BDB" --status approved --json | wc -l)" -eq 3 ] &&
+		pass baseline_approve_id || fail baseline_approve_id "$(cat "$T/out")"
+	"$CLI" baseline prune --db "$BDB" --status new >"$T/out" 2>&1
+	[ "$(cat "$T/out")" = "pruned 1 baseline row" ] &&
+		pass baseline_prune_status || fail baseline_prune_status "$(cat "$T/out")"
+	# last seen before 10:30: only the learned MAC (the others were
+	# seen again in detect mode)
+	"$CLI" baseline prune --db "$BDB" --before 2015-10-22T10:30:00 >"$T/out" 2>&1
+	[ "$(cat "$T/out")" = "pruned 1 baseline row" ] &&
+		pass baseline_prune_before || fail baseline_prune_before "$(cat "$T/out")"
+	"$CLI" baseline prune --db "$BDB" --id 4 5 >"$T/out" 2>&1
+	[ "$(cat "$T/out")" = "pruned 2 baseline rows" ] &&
+		[ "$("$CLI" baseline list --db "$BDB" --json | sed 's/{"id":\([0-9]*\),.*/\1/' | tr '\n' ' ')" = "1 2 7 " ] &&
+		pass baseline_prune_ids || fail baseline_prune_ids "$(cat "$T/out")"
+
+	# ---- their errors: usage 2, no store 1 ----
+	bad=""
+	for args in "baseline" "baseline frob --db $BDB" "baseline approve --db $BDB" \
+		"baseline approve --db $BDB --all --id 3" "baseline prune --db $BDB" \
+		"baseline prune --db $BDB --before yesterday" "baseline list --db $BDB --status old" \
+		"baseline list --db $BDB --all" "baseline approve --db $BDB --id x" \
+		"zones matrix --db $BDB --since soon" "zones matrix --db $BDB --bogus" \
+		"zones matrix --db $BDB extra"; do
+		$CLI $args >"$T/out" 2>&1
+		[ $? -eq 2 ] && [ -s "$T/out" ] || bad="$bad [$args: $(head -1 "$T/out")]"
+	done
+	for args in "baseline list --db $T/none.db" "zones matrix --db $T/none.db" \
+		"baseline prune --db $T/none.db --status new" "zones matrix --db $BDB --zones $T/none.yaml"; do
+		$CLI $args >"$T/out" 2>&1
+		[ $? -eq 1 ] && grep -q "none\." "$T/out" || bad="$bad [$args: $(head -1 "$T/out")]"
+	done
+	[ -z "$bad" ] && [ ! -e "$T/none.db" ] && pass baseline_cli_errors || fail baseline_cli_errors "$bad"
+
+	stop_store
+	grep -q "rejected record from box1 seq [0-9]*: obs without \"dest_ip\"" "$T/store.log" &&
+		grep -q "stopping: .* 1 bad records" "$T/store.log" &&
+		pass baseline_bad_obs_rejected || fail baseline_bad_obs_rejected "$(cat "$T/store.log")"
+	[ "$(grep -c "sensor box9 runs in detect mode but has no learned baseline" "$T/store.log")" -eq 1 ] &&
+		[ "$("$CLI" alerts --db "$BDB" --sensor box9 --json | wc -l)" -eq 0 ] &&
+		pass baseline_never_learned || fail baseline_never_learned "$(cat "$T/store.log")"
+else
+	fail baseline_store_start "could not start: $(cat "$T/store.log")"
+fi
+
 # ---- a restarted store on the same file: adds, keeps the rest ----
 if start_store "$DB"; then
 	echo '{"timestamp":"2015-10-24T00:00:00Z","event_type":"alert","src_ip":"10.3.0.31","dest_ip":"10.10.2.11","dest_port":502,"src_zone":"seisan_kanri","dest_zone":"制御系ライン2","alert":{"signature":"zone.op_not_allowed","severity":2}}' |
