@@ -120,7 +120,7 @@ struct mm_stats {
 	uint64_t zone_reloads;       /* SIGHUP: new zone file in force */
 	uint64_t zone_reload_errors; /* SIGHUP: file rejected, old one kept */
 	/* observations (observe.c) */
-	uint64_t obs_keys;           /* distinct keys first seen */
+	uint64_t obs_keys;           /* keys entered (again after an eviction) */
 	uint64_t obs_reports;        /* obs records sent (mac ones too) */
 	uint64_t obs_evictions;      /* keys dropped: the table was full */
 	uint64_t obs_mode_switches;  /* learn_for ran out: learn -> detect */

@@ -110,8 +110,10 @@ void mm_stats_json(struct mm_rec *r)
 	rec_obj_end(r);
 	rec_obj_begin(r, "detectors");
 	rec_uint(r, "raised", detect_stats.raised);
+	rec_obj_begin(r, "by_detector");
 	for (int i = 0; detect_name(i); i++)
 		rec_uint(r, detect_name(i), detect_stats.raised_by[i]);
+	rec_obj_end(r);
 	rec_uint(r, "evicted", detect_stats.evicted);
 	rec_uint(r, "absorbed", detect_stats.absorbed);
 	rec_obj_end(r);
