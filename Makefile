@@ -160,12 +160,14 @@ test check: deps
 	@$(MAKE) --no-print-directory -s tests-build
 	@B=$(B) BIN=$(BIN) MM_SANITIZE=$(SANITIZE) sh tests/run.sh
 
-# the exercise kit (pcaps/scenarios/README.md): the generator's captures
-# rewritten bit for bit, the Modbus ones recorded again from libmodbus
+# the exercise kit (pcaps/scenarios/README.md) and the learned-baseline
+# capture (pcaps/baseline/README.md): the generator's captures rewritten
+# bit for bit, the Modbus ones recorded again from libmodbus
 # peers on lo (as root; pcaps/scenarios/make.sh --generated needs no root)
 .PHONY: scenarios
 scenarios: $(B)/tools/pcapgen $(B)/tests/scenario_peer
 	@B=$(B) sh pcaps/scenarios/make.sh
+	@B=$(B) sh pcaps/baseline/make.sh
 
 # the benchmarks' own packages (ndpiReader, tcpreplay, GNU time): never
 # needed by make test

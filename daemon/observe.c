@@ -299,7 +299,11 @@ static void report(struct obs_entry *x, double now)
 		rec_str(r, "verdict", verdict_names[k->cls]);
 	}
 	rec_uint(r, "n", x->n);
-	put_seconds(r, "interval", x->reported < 0 ? 0 : now - x->reported);
+	/* 0 marks a first report (store.h): a later one is never 0, even
+	 * when its packets share the first one's time stamp */
+	put_seconds(r, "interval", x->reported < 0 ? 0
+				   : now - x->reported < 0.001 ? 0.001
+							      : now - x->reported);
 	json = rec_finish(r, &len);
 	mm.st.obs_reports++;
 	observe_sink(json, len);

@@ -35,6 +35,8 @@
  *   "timestamp"   packet time of the last operation counted (ISO 8601)
  *   "first_seen"  packet time the sensor first saw the key in this run
  *   "mode"        "learn" (record as normal) or "detect" (compare)
+ *   "sensor"      the sensor's id, for people reading the record (the
+ *                 store keys on the link's sensor)
  *   "what"        "op"      an operation a dissector reported;
  *                 "service" a flow no dissector takes (conduit.c);
  *                 "mac"     a MAC bound to an address (hosts.c)

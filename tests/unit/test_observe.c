@@ -342,6 +342,25 @@ static void test_eviction(void **state)
 	assert_int_equal(i_of(5, "n"), 2);
 }
 
+/* interval 0 marks a first report only: a later report in the same
+ * instant (evicted at once) says 0.001 */
+static void test_interval_never_zero(void **state)
+{
+	struct observe_cfg c = base_cfg();
+
+	(void)state;
+	c.max_keys = 1;
+	assert_int_equal(observe_init(&c), 0);
+	read_at(T0, 1);
+	read_at(T0, 1);
+	read_at(T0, 2);           /* evicts address 1 with n 1 */
+	assert_int_equal(n_recs, 3);
+	assert_int_equal(i_of(1, "addr"), 1);
+	assert_int_equal(i_of(1, "n"), 1);
+	assert_true(d_of(1, "interval") == 0.001);
+	assert_true(d_of(2, "interval") == 0);
+}
+
 /* learn_for: learn from the start for that long, then detect; what was
  * pending at the switch is reported as learned */
 static void test_learn_for(void **state)
@@ -534,6 +553,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_interval_reports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peak_per_s, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eviction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interval_never_zero, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_learn_for, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_service, setup, teardown),
