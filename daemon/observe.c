@@ -431,6 +431,21 @@ static inline struct obs_entry *count_key(const struct obs_key *k, bool *fresh)
 
 /* ---------------- the hooks ---------------- */
 
+/* the common part of a key; false when nothing is observed (mode off) */
+static inline bool key_begin(struct obs_key *k, uint8_t what, uint32_t src,
+			     uint32_t dst, uint16_t port)
+{
+	if (!ent)
+		return false;
+	clock_check();
+	memset(k, 0, sizeof(*k));
+	k->src = src;
+	k->dst = dst;
+	k->port = port;
+	k->what = what;
+	return true;
+}
+
 void observe_op(const struct mm_flow *f, const struct mm_ends *e,
 		const struct mm_op *op, enum policy_verdict v)
 {
@@ -438,14 +453,8 @@ void observe_op(const struct mm_flow *f, const struct mm_ends *e,
 	struct obs_entry *x;
 	bool fresh;
 
-	if (!ent)
+	if (!key_begin(&k, OBS_OP, e->src_ip, e->dest_ip, e->dest_port))
 		return;
-	clock_check();
-	memset(&k, 0, sizeof(k));
-	k.src = e->src_ip;
-	k.dst = e->dest_ip;
-	k.port = e->dest_port;
-	k.what = OBS_OP;
 	k.proto = (uint8_t)(f->d_index < 0 ? 0xff : f->d_index);
 	k.cls = (uint8_t)op->cls;
 	k.function = op->function;
@@ -482,14 +491,8 @@ void observe_service(uint8_t proto, uint32_t cli, uint32_t srv, uint16_t port,
 	struct obs_entry *x;
 	bool fresh;
 
-	if (!ent)
+	if (!key_begin(&k, OBS_SERVICE, cli, srv, port))
 		return;
-	clock_check();
-	memset(&k, 0, sizeof(k));
-	k.src = cli;
-	k.dst = srv;
-	k.port = port;
-	k.what = OBS_SERVICE;
 	k.proto = proto;
 	k.cls = (uint8_t)v;
 	x = count_key(&k, &fresh);
