@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "dissector.h"
+#include "../common/fmt.h"
 
 /* ------------------------------------------------------------------ */
 /* Constants                                                           */
@@ -1126,10 +1127,11 @@ static void objid_str(char *buf, size_t n, const struct objid *o)
 {
 	const char *t = object_type_name(o->type);
 
+	/* mm_fmt: once per request on the packet path (common/fmt.h) */
 	if (t)
-		snprintf(buf, n, "%s,%u", t, o->instance);
+		mm_fmt(buf, n, "%s,%u", t, o->instance);
 	else
-		snprintf(buf, n, "type-%u,%u", o->type, o->instance);
+		mm_fmt(buf, n, "type-%u,%u", o->type, o->instance);
 }
 
 static void log_obj(struct msg *m, const struct objid *o)
@@ -1161,6 +1163,23 @@ static void target_add(struct msg *m, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* target_add with only the conversions mm_fmt knows (%s, %u: see
+ * common/fmt.h), for the targets every request builds */
+__attribute__((format(printf, 2, 3)))
+static void target_put(struct msg *m, const char *fmt, ...)
+{
+	size_t n = strlen(m->op.target);
+	va_list ap;
+
+	if (n + 1 >= sizeof(m->op.target))
+		return;
+	if (n > 0)
+		m->op.target[n++] = ' ';
+	va_start(ap, fmt);
+	mm_vfmt(m->op.target + n, sizeof(m->op.target) - n, fmt, ap);
+	va_end(ap);
+}
+
 /* "analog-value,3 present-value[2]" */
 static void target_objprop(struct msg *m, const struct objid *o,
 			   bool has_prop, uint32_t prop, bool has_index,
@@ -1171,18 +1190,18 @@ static void target_objprop(struct msg *m, const struct objid *o,
 
 	objid_str(ob, sizeof(ob), o);
 	if (!has_prop) {
-		target_add(m, "%s", ob);
+		target_put(m, "%s", ob);
 		return;
 	}
 	pn = property_name(prop);
 	if (has_index && pn)
-		target_add(m, "%s %s[%u]", ob, pn, index);
+		target_put(m, "%s %s[%u]", ob, pn, index);
 	else if (has_index)
-		target_add(m, "%s property-%u[%u]", ob, prop, index);
+		target_put(m, "%s property-%u[%u]", ob, prop, index);
 	else if (pn)
-		target_add(m, "%s %s", ob, pn);
+		target_put(m, "%s %s", ob, pn);
 	else
-		target_add(m, "%s property-%u", ob, prop);
+		target_put(m, "%s property-%u", ob, prop);
 }
 
 /* ------------------------------------------------------------------ */
