@@ -234,6 +234,12 @@ int store_ts_parse(const char *s, int64_t *sec, int64_t *usec);
  *    record, that row's count and last_ts grow instead.
  * The alerts are EVE records like the sensor's, aggregated like them,
  * and reach on_new_alert after commit.
+ * A record is checked whole when parsed: function, unit and space may be
+ * an integer or a text (kept as sent); a missing required field, another
+ * JSON type, or a mode, what, op or verdict outside the lists above make
+ * it malformed: refused, acknowledged, counted as a bad record.
+ * Retention (retain_days, retain_mb) deletes alert rows only: the
+ * baseline is bounded by the sensors' keys, obs_matrix by hours x pairs.
  */
 #define STORE_BASELINE_FLOOD_FACTOR 10.0 /* x the learned peak */
 #define STORE_BASELINE_FLOOD_FLOOR 5.0   /* writes per second, at least */
