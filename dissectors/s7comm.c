@@ -1307,12 +1307,13 @@ static void fmt_addr(char *b, size_t n, unsigned area, unsigned db,
 	const struct s7_area *a = s7_area(area);
 	const char *l = a ? a->letter : "?";
 
+	/* mm_fmt: every item of every request (common/fmt.h) */
 	if (area == 0x1C || area == 0x1D) /* counters, timers: a number */
-		snprintf(b, n, "%s%u", l, addr);
+		mm_fmt(b, n, "%s%u", l, addr);
 	else if (area == 0x84 || area == 0x85)
-		snprintf(b, n, "%s%u.%u.%u", l, db, addr >> 3, addr & 7);
+		mm_fmt(b, n, "%s%u.%u.%u", l, db, addr >> 3, addr & 7);
 	else
-		snprintf(b, n, "%s%u.%u", l, addr >> 3, addr & 7);
+		mm_fmt(b, n, "%s%u.%u", l, addr >> 3, addr & 7);
 }
 
 /*
@@ -1358,8 +1359,8 @@ static unsigned var_items(struct pdu *p, unsigned count)
 
 			fmt_addr(buf, sizeof(buf), area, db, addr);
 			if (i == 0) {
-				snprintf(first, sizeof(first), "%s %s x%u", buf,
-					 name_or(s7_tsize_names, ts, "?"), len);
+				mm_fmt(first, sizeof(first), "%s %s x%u", buf,
+				       name_or(s7_tsize_names, ts, "?"), len);
 				/* the structured target (baselines, detectors):
 				 * the first item's data block, area, byte (or
 				 * counter/timer number) and length in its
