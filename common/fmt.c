@@ -16,11 +16,19 @@ static void put_uint(struct out *o, unsigned long v, unsigned base, int width)
 	char tmp[24];
 	int n = 0;
 
-	do {
-		unsigned d = (unsigned)(v % base);
-		tmp[n++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
-		v /= base;
-	} while (v && n < (int)sizeof(tmp));
+	/* constant divisors: the compiler multiplies instead of dividing */
+	if (base == 16) {
+		do {
+			unsigned d = (unsigned)(v & 15);
+			tmp[n++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
+			v >>= 4;
+		} while (v && n < (int)sizeof(tmp));
+	} else {
+		do {
+			tmp[n++] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v && n < (int)sizeof(tmp));
+	}
 	while (n < width && n < (int)sizeof(tmp))
 		tmp[n++] = '0';
 	while (n > 0)
