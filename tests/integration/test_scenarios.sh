@@ -9,7 +9,14 @@
 #               present, at least as severe as min_severity (1 is the
 #               highest), with the count when one is given, and nothing
 #               else (a false positive fails like a miss).  One line per
-#               scenario.
+#               scenario.  A scenario whose expected-alerts.json has
+#               "learn": {"capture": FILE, "before": TIME} first learns
+#               (mimamorid --learn, same zones, same sensor name, same
+#               store) on FILE (relative to the scenario's folder), cut
+#               before TIME (editcap -B) when given: a normal period that
+#               must raise nothing.  An expected alert with a "mac" (an
+#               asset.new) must name that MAC, and the MAC must not occur
+#               in the learning capture.
 #   zones       one model factory: every scenario's zones.yaml is
 #               zones-plant.yaml or zones-loopback.yaml, and the loopback
 #               one is the plant on 127.x.y.z.
@@ -37,13 +44,45 @@ if ! command -v sqlite3 >/dev/null 2>&1; then
 	exit 1
 fi
 
-# run NAME CAPTURE ZONES DB [mimamorid options]: a fresh store
+# run NAME CAPTURE ZONES DB [mimamorid options]: into the store DB
 run() {
 	r_name=$1 r_cap=$2 r_zones=$3 r_db=$4
 	shift 4
-	rm -f "$r_db" "$r_db-wal" "$r_db-shm"
 	"$BIN/mimamorid" -q -r "$r_cap" --zones "$r_zones" --db "$r_db" \
 		--sensor "scenario-$r_name" "$@" 2>"$T/$r_name.err"
+}
+
+# jget FILE PATH: a value of a JSON file ('' when absent)
+jget() {
+	sqlite3 -batch -noheader :memory: \
+		"SELECT json_extract(readfile('$1'), '$2')" 2>/dev/null
+}
+
+# fresh_learned NAME DB: a fresh store DB; when the scenario's
+# expected-alerts.json names a learning capture, the sensor has learned
+# it (in $T/NAME.learn.pcap).  Fails (status 1, the reason in $T/NAME.err)
+# when the learning run fails or raises any alert.
+fresh_learned() {
+	f_name=$1 f_db=$2
+	f_dir=$DIR/$f_name
+	rm -f "$f_db" "$f_db-wal" "$f_db-shm"
+	f_cap=$(jget "$f_dir/expected-alerts.json" '$.learn.capture')
+	[ -n "$f_cap" ] || return 0
+	f_before=$(jget "$f_dir/expected-alerts.json" '$.learn.before')
+	if [ -n "$f_before" ]; then
+		editcap -B "$f_before" "$f_dir/$f_cap" "$T/$f_name.learn.pcap" \
+			2>"$T/$f_name.err" || return 1
+	else
+		cp "$f_dir/$f_cap" "$T/$f_name.learn.pcap"
+	fi
+	run "$f_name" "$T/$f_name.learn.pcap" "$f_dir/zones.yaml" "$f_db" \
+		--learn || return 1
+	f_n=$(sqlite3 -batch -noheader "$f_db" "SELECT count(*) FROM alerts")
+	if [ "$f_n" != 0 ]; then
+		echo "learning on $f_cap raised $f_n alerts: not a normal period" \
+			>"$T/$f_name.err"
+		return 1
+	fi
 }
 
 # compare DB EXPECTED: nothing when the store holds exactly the expected
@@ -102,11 +141,31 @@ for name in $SCENARIOS; do
 	if ! cmp -s "$d/zones.yaml" "$DIR/zones-$plan.yaml"; then
 		fail "scenario $name: zones.yaml" "differs from zones-$plan.yaml (the model factory)"
 	fi
+	if ! fresh_learned "$name" "$T/$name.db"; then
+		fail "scenario $name: learning" "$(tail -3 "$T/$name.err" | tr '\n' ' ')"
+		continue
+	fi
 	if ! run "$name" "$d/capture.pcap" "$d/zones.yaml" "$T/$name.db"; then
 		fail "scenario $name: alerts" "mimamorid failed: $(tail -3 "$T/$name.err" | tr '\n' ' ')"
 		continue
 	fi
 	why=$(compare "$T/$name.db" "$d/expected-alerts.json")
+	# an asset.new names the expected MAC, one the learning never saw
+	macs=$(sqlite3 -batch -noheader :memory: "SELECT json_extract(value, '\$.mac')
+		FROM json_each(readfile('$d/expected-alerts.json'), '\$.alerts')
+		WHERE json_extract(value, '\$.mac') IS NOT NULL")
+	for mac in $macs; do
+		got=$(sqlite3 -batch -noheader "$T/$name.db" "SELECT
+			json_extract(eve, '\$.alert.metadata.baseline.mac') FROM alerts
+			WHERE signature = 'asset.new'" | tr '\n' ' ')
+		[ "$got" = "$mac " ] || why="${why:+$why
+}asset.new names '$got', want $mac"
+		if [ -f "$T/$name.learn.pcap" ] &&
+			tcpdump -e -n -r "$T/$name.learn.pcap" 2>/dev/null | grep -qi "$mac"; then
+			why="${why:+$why
+}$mac occurs in the learning capture: it is not new"
+		fi
+	done
 	n=$(sqlite3 -batch -noheader "$T/$name.db" "SELECT count(*) || ' rows, ' ||
 		coalesce(sum(count), 0) || ' alerts' FROM alerts")
 	if [ -z "$why" ]; then
@@ -177,10 +236,12 @@ if [ -z "$first" ]; then
 else
 	dur=$(awk -v a="$first" -v b="$last" 'BEGIN { printf "%.3f", b - a }')
 	speed=10
-	rm -f "$T/rt.db"
+	# the same learning first (asset.new needs a baseline)
+	fresh_learned "$R" "$T/rt.db" ||
+		fail "realtime: learning" "$(tail -3 "$T/$R.err" | tr '\n' ' ')"
 	start=$(date +%s.%N)
 	"$BIN/mimamorid" -q -r "$d/capture.pcap" --zones "$d/zones.yaml" \
-		--db "$T/rt.db" --sensor realtime --realtime --speed $speed \
+		--db "$T/rt.db" --sensor "scenario-$R" --realtime --speed $speed \
 		2>"$T/rt.err" &
 	rt_pid=$!
 	sleep 1
