@@ -30,6 +30,7 @@
 #include <nids.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "sensor.h"
 
@@ -73,6 +74,49 @@ static void nids_out_of_memory(char *where)
 	/* libnids calls this and then dereferences NULL: we cannot recover */
 	fprintf(stderr, "mimamorid: out of memory in libnids (%s)\n", where);
 	abort();
+}
+
+/* ---------------- libnids' stream hash ---------------- */
+
+/*
+ * libnids hashes a connection's addresses and ports for its stream table
+ * with a keyed byte permutation and a division per byte (hash.c: twelve
+ * rounds of "% 0xff100f"): a fifth of libnids' own instructions here,
+ * paid on every TCP packet it sees, once or twice (both directions are
+ * tried).  libnids calls mkhash() through its procedure linkage table
+ * (an exported symbol), so this definition in the executable takes its
+ * place for every caller inside libnids, insertion and lookup alike (ELF
+ * symbol interposition; libnids <= 1.26 has this signature).  Still keyed
+ * with random bits, so that nobody can aim many connections at one chain:
+ * two multiplications and xor-shifts of the 96 key bits mixed with two
+ * secret 64-bit words.  libnids takes the result modulo its table size as
+ * an int: it stays below 2^31.
+ */
+static uint64_t hash_k0 = 0x243f6a8885a308d3ull, hash_k1 = 0x13198a2e03707344ull;
+
+unsigned int mkhash(unsigned int src, unsigned short sport, unsigned int dest,
+		    unsigned short dport);
+unsigned int mkhash(unsigned int src, unsigned short sport, unsigned int dest,
+		    unsigned short dport)
+{
+	uint64_t h = ((uint64_t)src << 32 | dest) ^ hash_k0;
+
+	h *= 0x9e3779b97f4a7c15ull;
+	h ^= ((uint64_t)sport << 16 | dport) ^ hash_k1 ^ (h >> 29);
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 32;
+	return (unsigned int)(h & 0x7fffffffu);
+}
+
+static void hash_seed(void)
+{
+	uint64_t k[2];
+
+	/* without random bits the fixed keys above still hash well */
+	if (getrandom(k, sizeof(k), GRND_NONBLOCK) == (ssize_t)sizeof(k)) {
+		hash_k0 ^= k[0];
+		hash_k1 ^= k[1];
+	}
 }
 
 /* ---------------- synthetic packets ---------------- */
@@ -957,6 +1001,7 @@ int reasm_init(char *err, size_t errlen)
 {
 	static struct nids_chksum_ctl nochk = { 0, 0, NIDS_DONT_CHKSUM, 0 };
 
+	hash_seed(); /* before libnids makes its table */
 	raw_handle = pcap_open_dead(DLT_RAW, 65535);
 	if (!raw_handle) {
 		snprintf(err, errlen, "pcap_open_dead failed");
