@@ -25,6 +25,9 @@
  * store compares) or off (nothing sent, nothing kept).  learn_for makes
  * the first part of a run learn and the rest detect: at the switch the
  * pending counts are reported as learned, then the mode changes (counted).
+ *
+ * MIMAMORI_OBS_DEBUG in the environment: every record also goes to
+ * stderr as "obs {...}" (to read what a capture yields without a store).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
