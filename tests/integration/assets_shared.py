@@ -17,7 +17,9 @@ fields), not off our output.  Sources of each kind of fact:
   S7comm  SZL 0x0011/0x0111 index 0x0001 (MlfB: the module's order number),
           index 0x0007 (firmware: Ausbg = 'V' and major, Ausbe = minor and
           patch, so 0x5603/0x0206 is V3.2.6), SZL 0x001c/0x011c indexes 1, 2,
-          5, 7 (PLC name, module name, serial number, module type name).
+          5, 7, 9 (PLC name, module name, serial number, module type name,
+          PROFIBUS manufacturer id: 0x002a Siemens), SZL 0x0424 (the
+          operating mode: bzu-id, tshark's "Requested mode").
   BACnet  I-Am (Clause 16.1) sent by the IP host itself (no SNET in the
           NPDU: an I-Am routed from behind a router describes another
           device, and our inventory is per IP address), and ReadProperty
@@ -48,6 +50,10 @@ EXPECT = [
      "serial_number", "S C-C6TW74882012"),
     ("ICS-Security-Tools/s7comm_reading_plc_status.pcap", "192.168.1.40",
      "module_type", "IM151-8 PN/DP CPU"),
+    ("ICS-Security-Tools/s7comm_reading_plc_status.pcap", "192.168.1.40",
+     "vendor_id", "0x002a"),
+    ("ICS-Security-Tools/s7comm_reading_plc_status.pcap", "192.168.1.40",
+     "cpu_mode", "RUN"),
     # the client states nothing
     ("ICS-Security-Tools/s7comm_reading_plc_status.pcap", "192.168.1.10",
      "order_number", ABSENT),
@@ -82,6 +88,13 @@ EXPECT = [
     ("icsnpp-s7comm/s7ident.pcap", "172.17.0.2", "plc_name", "SNAP7-SERVER"),
     ("icsnpp-s7comm/s7ident.pcap", "172.17.0.2",
      "serial_number", "S C-C2UR28922012"),
+    ("icsnpp-s7comm/s7ident.pcap", "172.17.0.2", "vendor_id", "0x002a"),
+    ("icsnpp-s7comm/s7ident.pcap", "172.17.0.2", "cpu_mode", "RUN"),
+    # only the CPU's state (SZL 0x0424) and a password: no identity
+    ("ICS-Security-Tools/step7_s300_AuthPassword.pcapng", "134.249.61.163",
+     "cpu_mode", "RUN"),
+    ("ICS-Security-Tools/step7_s300_AuthPassword.pcapng", "134.249.61.163",
+     "order_number", ABSENT),
     # SZL reads of status lists only (0x0131, 0x0132, 0x0424): no identity
     ("nDPI/s7comm.pcap", "192.168.1.40", "order_number", ABSENT),
 
@@ -228,7 +241,8 @@ BACNET_PROPS = {"model_name": "model-name",
                 "application-software-version",
                 "vendor_name": "vendor-name", "object_name": "object-name"}
 MODBUS_OBJ = {"vendor_name": 0, "product_code": 1, "revision": 2}
-S7_KEYS = {"order_number", "firmware"} | set(S7_SZL_1C)
+S7_SZL_1C["vendor_id"] = "0009.manufacturer_id"
+S7_KEYS = {"order_number", "firmware", "cpu_mode"} | set(S7_SZL_1C)
 BACNET_KEYS = {"bacnet_vendor_id", "bacnet_device_instance",
                "bacnet_vendor"} | set(BACNET_PROPS)
 
@@ -292,6 +306,11 @@ def witness(pcap, ip, key):
             _, g, e = r[7]
             if g >> 8 == ord("V"):
                 vals.add("V%d.%d.%d" % (g & 0xFF, e >> 8, e & 0xFF))
+    elif key == "cpu_mode":
+        txt = tshark(pcap, ["-Y", "s7comm.szl.0424.0000.bzu_id && ip.src==%s"
+                            % ip, "-V"])
+        vals.update(re.findall(r"bzu-id: 0x[0-9a-f]+, Requested mode: (\w+)",
+                               txt))
     elif key in S7_SZL_1C:
         f = "s7comm.szl.001c." + S7_SZL_1C[key]
         for row in tshark_fields(pcap, f, ["ip.src", f]):
