@@ -60,7 +60,8 @@ run() {
 	name=$1 pcap=$2 db=$3
 	shift 3
 	if "$BIN/mimamorid" -q -r "$pcap" --zones "$ZONES" --sensor "$SENSOR" \
-		--log-dir "$T/logs-$name" --db "$db" "$@" 2>"$T/$name.err"; then
+		--log-dir "$T/logs-$name" --db "$db" "$@" >"$T/$name.out" \
+		2>"$T/$name.err"; then
 		return 0
 	fi
 	fail "baseline_run_$name" "mimamorid status $?: $(head -c 300 "$T/$name.err")"
@@ -99,8 +100,20 @@ check_alerts() {
 # ---------------------------------------------------------------- learn, detect
 D=$T/d.db
 run learn "$T/p1.pcap" "$D" --learn &&
-	run detect "$T/p2.pcap" "$D" &&
+	run detect "$T/p2.pcap" "$D" --stats-json &&
 	check_alerts baseline_detect_alerts "$D"
+
+# the sensor's own detectors stay quiet: 15 writes/s is far below the
+# fixed modbus.write_flood (daemon/detect_cfg.c: 100 writes to one target
+# in each of 5 seconds running); only the learned rate catches it
+got=$(python3 -c 'import json, sys
+d = json.loads(open(sys.argv[1]).read())["detectors"]
+print(d["raised"], d["by_detector"]["modbus.write_flood"])' "$T/detect.out" 2>&1)
+if [ "$got" = "0 0" ]; then
+	pass baseline_fixed_flood_quiet
+else
+	fail baseline_fixed_flood_quiet "the sensor's detectors raised (total, modbus.write_flood): $got"
+fi
 
 # the details that make each alert the story's
 got=$(sqlite3 "$D" "SELECT
