@@ -143,6 +143,27 @@ static void put_escaped(struct mm_rec *r, const uint8_t *s, size_t n)
 		return;
 	o = r->buf + r->used;
 	for (size_t i = 0; i < n; i++) {
+		/* eight plain bytes at a time: no control byte, quote,
+		 * backslash or DEL among them (the "has a byte less than n"
+		 * and "has a zero byte" word tests, exact as to whether there
+		 * is one) */
+		while (n - i >= 8) {
+			const uint64_t ones = 0x0101010101010101ull;
+			const uint64_t high = 0x8080808080808080ull;
+			uint64_t w, q, b, d;
+			memcpy(&w, s + i, 8);
+			q = w ^ (ones * '"');
+			b = w ^ (ones * '\\');
+			d = w ^ (ones * 0x7f);
+			if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+			     ((b - ones) & ~b) | ((d - ones) & ~d)) & high)
+				break; /* byte by byte up to the next clean word */
+			memcpy(o, s + i, 8);
+			o += 8;
+			i += 8;
+		}
+		if (i >= n)
+			break;
 		char e = esc_table[s[i]];
 		if (!e) {
 			*o++ = (char)s[i];
@@ -356,6 +377,30 @@ void rec_hex(struct mm_rec *r, const char *k, const uint8_t *p, size_t n)
 		}
 	}
 	put_c(r, '"');
+}
+
+void rec_be16_array(struct mm_rec *r, const char *k, const uint8_t *p,
+		    size_t n)
+{
+	char *o;
+
+	key(r, k);
+	/* at most "65535," per value, and the brackets */
+	if (!reserve(r, n * 6 + 2))
+		return;
+	o = r->buf + r->used;
+	*o++ = '[';
+	for (size_t i = 0; i < n; i++) {
+		char buf[24];
+		char *d = utoa_tail(buf, (unsigned)p[2 * i] << 8 | p[2 * i + 1]);
+		size_t len = (size_t)(buf + 24 - d);
+		if (i)
+			*o++ = ',';
+		memcpy(o, d, len);
+		o += len;
+	}
+	*o++ = ']';
+	r->used = (size_t)(o - r->buf);
 }
 
 void rec_raw(struct mm_rec *r, const char *k, const char *json, size_t n)

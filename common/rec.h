@@ -38,6 +38,10 @@ void rec_null(struct mm_rec *r, const char *k);
 /* bytes as lower-case hex text */
 void rec_hex(struct mm_rec *r, const char *k, const uint8_t *p, size_t n);
 /* an already-formatted JSON value (object, array, number) spliced in */
+/* an array of n big-endian 16-bit numbers from p[0..2n) (register dumps:
+ * one call instead of one rec_uint per value) */
+void rec_be16_array(struct mm_rec *r, const char *k, const uint8_t *p,
+		    size_t n);
 void rec_raw(struct mm_rec *r, const char *k, const char *json, size_t n);
 
 void rec_obj_begin(struct mm_rec *r, const char *k);

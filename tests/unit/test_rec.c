@@ -42,6 +42,28 @@ static void test_numbers(void **state)
 	rec_free(r);
 }
 
+/* register dumps in one call; long strings escaped a word at a time */
+static void test_arrays_and_words(void **state)
+{
+	static const uint8_t regs[] = { 0x00, 0x00, 0xff, 0xff, 0x01, 0x02,
+					0x27, 0x10 };
+	struct mm_rec *r = rec_new();
+	size_t n;
+	(void)state;
+	rec_begin(r);
+	rec_be16_array(r, "v", regs, 4);
+	rec_be16_array(r, "none", regs, 0);
+	/* 8-byte words: clean, one with a quote, one with a control byte,
+	 * one with DEL, then UTF-8 (bytes >= 0x80 pass as they are) */
+	rec_str(r, "s", "abcdefgh12345\"78abcd\x01" "fgh12\x7f" "45678"
+		"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e!");
+	const char *s = rec_finish(r, &n);
+	assert_string_equal(s, "{\"v\":[0,65535,258,10000],\"none\":[],"
+			       "\"s\":\"abcdefgh12345\\\"78abcd\\u0001fgh12"
+			       "\\u007f45678\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e!\"}");
+	rec_free(r);
+}
+
 static void test_timestamps(void **state)
 {
 	char b[40];
@@ -146,6 +168,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_timestamps),
+		cmocka_unit_test(test_arrays_and_words),
 		cmocka_unit_test(test_strings_sanitised),
 		cmocka_unit_test(test_random_round_trip),
 	};
