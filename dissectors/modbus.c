@@ -746,10 +746,8 @@ static void log_regs(struct pdu *p, const char *k, struct rd v)
 
 	if (!p->rec)
 		return;
-	rec_arr_begin(p->rec, k);
-	for (size_t i = 0; i < n && i < MODBUS_LOG_MAX_VALUES; i++)
-		rec_uint(p->rec, NULL, rd_be16(&v));
-	rec_arr_end(p->rec);
+	rec_be16_array(p->rec, k, rd_ptr(&v),
+		       n < MODBUS_LOG_MAX_VALUES ? n : MODBUS_LOG_MAX_VALUES);
 	if (n > MODBUS_LOG_MAX_VALUES)
 		rec_bool(p->rec, "values_truncated", true);
 }
