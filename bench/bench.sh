@@ -52,8 +52,7 @@
 # pcapread or nidsonly failed, or when mimamorid exited non-zero.  Until
 # bin/mimamorid exists its rows are reported as missing.
 #
-# Environment: ROUNDS (default 5), PACKETS (default 1000000), SENSOR_ARGS
-# (more mimamorid options for both sensor rows, e.g. --config FILE),
+# Environment: ROUNDS (default 5), PACKETS (default 1000000),
 # MM_BENCH_DIR (cache, default /tmp/mimamori-bench), BENCH_JSON (summary,
 # default $MM_BENCH_DIR/last.json), B and BIN (build directories).
 cd "$(dirname "$0")/.." || exit 2
@@ -163,13 +162,11 @@ while [ $i -le "$ROUNDS" ]; do
 		# the sensor creates the log folder itself: started as root it
 		# drops privileges, and a folder root made would not be writable
 		mkdir -p "$work/db"
-		# shellcheck disable=SC2086 # SENSOR_ARGS: words on purpose
 		run mimamorid 1 "$BIN/mimamorid" -r "$PCAP" --zones "$ZONES" \
-			--db "$work/db/bench.db" $SENSOR_ARGS
+			--db "$work/db/bench.db"
 		rm -rf "$work/db" && mkdir -p "$work/db"
-		# shellcheck disable=SC2086
 		run mimamorid+logs 1 "$BIN/mimamorid" -r "$PCAP" --zones "$ZONES" \
-			--db "$work/db/bench.db" --log-dir "$work/logs" $SENSOR_ARGS
+			--db "$work/db/bench.db" --log-dir "$work/logs"
 		if [ $i = 1 ] && [ -s "$work/mimamorid+logs.runs" ]; then
 			du -sk "$work/logs" | cut -f1 >"$work/logs.kib"
 		fi

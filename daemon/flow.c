@@ -169,6 +169,7 @@ void flow_parse(struct mm_flow *f, enum mm_dir dir, const uint8_t *p, size_t n)
 	f->ctx.now = &mm.now;
 	f->d->parse(&f->ctx, f->dstate, p, n);
 	f->has_origin = false;
+	hosts_flush_facts();
 }
 
 void flow_end(struct mm_flow *f)
@@ -178,6 +179,7 @@ void flow_end(struct mm_flow *f)
 	if (f->d && f->d->flow_end && f->state == FLOW_ACTIVE) {
 		f->ctx.now = &mm.now;
 		f->d->flow_end(&f->ctx, f->dstate);
+		hosts_flush_facts();
 	}
 	if (f->d && f->d->state_free && f->dstate)
 		f->d->state_free(f->dstate);

@@ -82,6 +82,7 @@ static void fact_learn(struct fact *f, uint32_t hv)
 struct host {
 	uint32_t ip;
 	bool unknown_reported;
+	bool pending;       /* facts changed: an asset record is due */
 	bool has_mac;
 	uint8_t mac[6];
 	uint8_t n_facts;
@@ -183,6 +184,42 @@ static void send_asset(const struct host *h, const struct zone *z)
 		mm_link_send(mm.link, "asset", json, len);
 }
 
+/*
+ * A message states several facts at once (an I-Am: instance and vendor;
+ * an SZL answer: order number and firmware): the host's asset record goes
+ * out once, after the dissector is done with the message
+ * (hosts_flush_facts from flow.c), so the store never holds one fact of
+ * a message with another of an earlier one.
+ */
+#define PENDING_MAX 8
+
+static struct {
+	struct host *h;
+	const struct zone *z;
+} pending[PENDING_MAX];
+static int n_pending;
+
+void hosts_flush_facts(void)
+{
+	for (int i = 0; i < n_pending; i++) {
+		pending[i].h->pending = false;
+		send_asset(pending[i].h, pending[i].z);
+	}
+	n_pending = 0;
+}
+
+static void mark_pending(struct host *h, const struct zone *z)
+{
+	if (h->pending)
+		return;
+	if (n_pending == PENDING_MAX)
+		hosts_flush_facts(); /* one message about many hosts */
+	h->pending = true;
+	pending[n_pending].h = h;
+	pending[n_pending].z = z;
+	n_pending++;
+}
+
 static const struct mm_event_def identity_changed = {
 	"asset.identity_changed", 2, "Device Change",
 	"a device states another identity than before (firmware, model, order "
@@ -220,10 +257,8 @@ void hosts_fact(uint32_t ip, const struct zone *z, const char *key,
 		f->first_flow = flow;
 		fact_learn(f, hv);
 	} else if (fact_is_state(key) || fact_knows(f, hv)) {
-		/* one of the values this device states: no news */
-		memcpy(f->value, v, n);
-		f->len = (uint8_t)n;
-		return;
+		/* one of the values this device states: no alert, but the
+		 * inventory shows what it states now (V2 -> V3 -> V2) */
 	} else if (flow == f->first_flow) {
 		fact_learn(f, hv); /* still learning the device's identity */
 	} else {
@@ -247,7 +282,7 @@ void hosts_fact(uint32_t ip, const struct zone *z, const char *key,
 	}
 	memcpy(f->value, v, n);
 	f->len = (uint8_t)n;
-	send_asset(h, z);
+	mark_pending(h, z);
 }
 
 /* ---------------- MAC addresses ----------------
@@ -310,12 +345,14 @@ static const struct mm_event_def mac_changed = {
 
 void hosts_observe_mac(uint32_t ip, const struct zone *z, const uint8_t mac[6])
 {
+	static const uint8_t none[6];
 	struct mac_entry *me;
 	struct host *h;
 	char detail[96];
 
-	/* group and broadcast MACs name no device */
-	if (mac[0] & 1)
+	/* group and broadcast MACs name no device, nor does the all-zero
+	 * one of loopback captures (its OUI is Xerox's) */
+	if ((mac[0] & 1) || memcmp(mac, none, 6) == 0)
 		return;
 	me = mac_get(mac, ip);
 	h = host_get(ip);

@@ -326,6 +326,8 @@ void hosts_fact(uint32_t ip, const struct zone *z, const char *key,
 		const uint8_t *v, size_t n, uint64_t flow);
 /* a frame showed ip with this MAC (from flow_new: once per flow end) */
 void hosts_observe_mac(uint32_t ip, const struct zone *z, const uint8_t mac[6]);
+/* send the asset records the last message's facts made due (flow.c) */
+void hosts_flush_facts(void);
 void hosts_free(void);
 
 /* ---------------- capture (capture.c) ---------------- */
