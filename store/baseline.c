@@ -17,12 +17,12 @@
 
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../common/rec.h"
+#include "seterr.h"
 
 #define FIELD_MAX 255     /* a longer string is not a sensor's */
 #define LOGGED_MAX 64     /* sensors told about "nothing learned" */
@@ -31,19 +31,6 @@
 #define SIG_ID_NEW_FUNCTION 2400002
 #define SIG_ID_NEW_TARGET 2400003
 #define SIG_ID_ASSET_NEW 2500001
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---------------- the record ---------------- */
 

@@ -23,12 +23,12 @@
  */
 #include "store.h"
 #include "baseline.h"
+#include "seterr.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,19 +287,6 @@ struct store_db {
 
 static struct store_parser *parser_on(sqlite3 *db, bool own, char *err,
 				      size_t errlen);
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---------------- timestamps ---------------- */
 
 static int digits(const char **pp, int n, int *out)
