@@ -34,209 +34,9 @@ static const struct mm_dissector *D = &mm_bacnet_dissector;
 #define REQ MM_DIR_TO_SERVER
 #define RSP MM_DIR_TO_CLIENT
 
-/* ------------------------------------------------------------------ */
-/* Recorder                                                            */
-/* ------------------------------------------------------------------ */
-
-#define MAX_OPS 64
-#define MAX_EVENTS 256
-#define MAX_FACTS 32
-
-struct fact {
-	bool server;
-	char key[48];
-	char val[256];
-	size_t len;
-};
-
-struct rc {
-	struct mm_ctx ctx;
-	struct timeval now;
-	void *st;
-	bool log_on;
-	struct mm_rec *rec;
-	int n_ops;
-	struct mm_op ops[MAX_OPS];
-	enum mm_dir op_dir[MAX_OPS];
-	int n_events;
-	const struct mm_event_def *ev[MAX_EVENTS];
-	char ev_detail[MAX_EVENTS][256];
-	int n_facts;
-	struct fact facts[MAX_FACTS];
-	int begins, ends;
-	char *last_log;
-	/* origin: what was set, and when, in calls to the recorder */
-	int n_origins;
-	uint32_t origin_ip;
-	uint16_t origin_port;
-	int clock, origin_at, first_op_at, first_event_at, begin_at;
-};
-
-/* every event name any test raised: the last test checks the table */
-static const char *raised[64];
-static int n_raised;
-
-static void note_raised(const char *name)
-{
-	for (int i = 0; i < n_raised; i++)
-		if (strcmp(raised[i], name) == 0)
-			return;
-	if (n_raised < 64)
-		raised[n_raised++] = name;
-}
-
-static void rc_op(struct mm_ctx *c, const struct mm_op *op)
-{
-	struct rc *rc = c->host;
-	rc->clock++;
-	if (!rc->first_op_at)
-		rc->first_op_at = rc->clock;
-	if (op->event)
-		note_raised(op->event->name);
-	if (rc->n_ops < MAX_OPS) {
-		rc->ops[rc->n_ops] = *op;
-		rc->op_dir[rc->n_ops] = c->dir;
-	}
-	rc->n_ops++;
-}
-
-static void rc_event(struct mm_ctx *c, const struct mm_event_def *ev,
-		     const char *detail)
-{
-	struct rc *rc = c->host;
-	rc->clock++;
-	if (!rc->first_event_at)
-		rc->first_event_at = rc->clock;
-	note_raised(ev->name);
-	if (rc->n_events < MAX_EVENTS) {
-		rc->ev[rc->n_events] = ev;
-		snprintf(rc->ev_detail[rc->n_events], 256, "%s", detail);
-	}
-	rc->n_events++;
-}
-
-static struct mm_rec *rc_begin(struct mm_ctx *c)
-{
-	struct rc *rc = c->host;
-	rc->clock++;
-	if (!rc->begin_at)
-		rc->begin_at = rc->clock;
-	if (!rc->log_on)
-		return NULL;
-	rc->begins++;
-	rec_begin(rc->rec);
-	return rc->rec;
-}
-
-static void rc_end(struct mm_ctx *c, struct mm_rec *r)
-{
-	struct rc *rc = c->host;
-	size_t n;
-	const char *text = rec_finish(r, &n);
-	rc->ends++;
-	free(rc->last_log);
-	rc->last_log = strndup(text, n);
-}
-
-static void rc_fact(struct mm_ctx *c, bool server, const char *key,
-		    const uint8_t *v, size_t len)
-{
-	struct rc *rc = c->host;
-	if (rc->n_facts >= MAX_FACTS)
-		return;
-	struct fact *f = &rc->facts[rc->n_facts++];
-	f->server = server;
-	snprintf(f->key, sizeof(f->key), "%s", key);
-	f->len = len;
-	if (len >= sizeof(f->val))
-		len = sizeof(f->val) - 1;
-	memcpy(f->val, v, len);
-	f->val[len] = 0;
-}
-
-static void rc_origin(struct mm_ctx *c, uint32_t ip, uint16_t port)
-{
-	struct rc *rc = c->host;
-	rc->clock++;
-	rc->origin_at = rc->clock;
-	rc->n_origins++;
-	rc->origin_ip = ip;
-	rc->origin_port = port;
-}
-
-static const struct mm_ctx_ops rc_ops = {
-	.op = rc_op,
-	.event = rc_event,
-	.txlog_begin = rc_begin,
-	.txlog_end = rc_end,
-	.asset_fact = rc_fact,
-	.origin = rc_origin,
-};
-
-static struct rc *rc_new(bool log_on)
-{
-	struct rc *rc = calloc(1, sizeof(*rc));
-	assert_non_null(rc);
-	rc->ctx.ops = &rc_ops;
-	rc->ctx.host = rc;
-	rc->ctx.now = &rc->now;
-	rc->now.tv_sec = 1775030400; /* 2026-04-01T08:00:00Z */
-	rc->log_on = log_on;
-	rc->rec = rec_new();
-	assert_non_null(rc->rec);
-	rc->st = D->state_new();
-	assert_non_null(rc->st);
-	return rc;
-}
-
-static void rc_free(struct rc *rc)
-{
-	if (D->flow_end)
-		D->flow_end(&rc->ctx, rc->st);
-	D->state_free(rc->st);
-	rec_free(rc->rec);
-	free(rc->last_log);
-	free(rc);
-}
-
-/* forget what was recorded (the flow state stays) */
-static void rc_clear(struct rc *rc)
-{
-	rc->n_ops = 0;
-	rc->n_events = 0;
-	rc->n_facts = 0;
-	rc->n_origins = 0;
-	rc->clock = rc->origin_at = rc->first_op_at = 0;
-	rc->first_event_at = rc->begin_at = 0;
-	rc->begins = rc->ends = 0;
-	free(rc->last_log);
-	rc->last_log = NULL;
-}
-
-static int count_event(const struct rc *rc, const char *name)
-{
-	int n = 0;
-	for (int i = 0; i < rc->n_events && i < MAX_EVENTS; i++)
-		if (strcmp(rc->ev[i]->name, name) == 0)
-			n++;
-	return n;
-}
-
-static const char *event_detail(const struct rc *rc, const char *name)
-{
-	for (int i = 0; i < rc->n_events && i < MAX_EVENTS; i++)
-		if (strcmp(rc->ev[i]->name, name) == 0)
-			return rc->ev_detail[i];
-	return NULL;
-}
-
-static const struct fact *find_fact(const struct rc *rc, const char *key)
-{
-	for (int i = 0; i < rc->n_facts; i++)
-		if (strcmp(rc->facts[i].key, key) == 0)
-			return &rc->facts[i];
-	return NULL;
-}
+/* the daemon ends every flow before it frees it */
+#define RC_FLOW_END_ON_FREE
+#include "recorder.h"
 
 static int n_invalid(const struct rc *rc)
 {
@@ -310,32 +110,6 @@ static bool log_has(const struct rc *rc, const char *k)
 /* Datagrams                                                           */
 /* ------------------------------------------------------------------ */
 
-/* hex digits (spaces and '|' ignored) and 'ASCII' runs -> bytes */
-static size_t hex(const char *s, uint8_t *out, size_t cap)
-{
-	size_t n = 0;
-	while (*s) {
-		if (*s == ' ' || *s == '|') {
-			s++;
-		} else if (*s == '\'') {
-			for (s++; *s && *s != '\''; s++) {
-				assert_true(n < cap);
-				out[n++] = (uint8_t)*s;
-			}
-			assert_int_equal(*s, '\'');
-			s++;
-		} else {
-			unsigned v;
-			assert_true(s[1] != 0);
-			assert_int_equal(sscanf(s, "%2x", &v), 1);
-			assert_true(n < cap);
-			out[n++] = (uint8_t)v;
-			s += 2;
-		}
-	}
-	return n;
-}
-
 #define DG_MAX 70000
 
 /* 81 | fn | length (2) | rest */
@@ -347,18 +121,6 @@ static size_t dg(uint8_t fn, const char *rest, uint8_t *out)
 	out[2] = (uint8_t)(n >> 8);
 	out[3] = (uint8_t)n;
 	return n;
-}
-
-/* parse a heap copy of exactly n bytes */
-static void parse_raw(struct rc *rc, enum mm_dir dir, void *st,
-		      const uint8_t *p, size_t n)
-{
-	uint8_t *copy = malloc(n ? n : 1);
-	assert_non_null(copy);
-	memcpy(copy, p, n);
-	rc->ctx.dir = dir;
-	D->parse(&rc->ctx, st, copy, n);
-	free(copy);
 }
 
 static void dg_send(struct rc *rc, enum mm_dir dir, uint8_t fn, const char *rest)
@@ -2268,19 +2030,6 @@ static void test_event_table(void **state)
 		assert_true(e->cause && strlen(e->cause) > 20);
 		for (size_t k = 0; k < i; k++)
 			assert_string_not_equal(e->name, D->events[k].name);
-	}
-}
-
-static void test_every_event_raised(void **state)
-{
-	(void)state;
-	for (size_t i = 0; i < D->n_events; i++) {
-		bool seen = false;
-		for (int k = 0; k < n_raised; k++)
-			if (strcmp(raised[k], D->events[i].name) == 0)
-				seen = true;
-		if (!seen)
-			fail_msg("no test raises %s", D->events[i].name);
 	}
 }
 

@@ -33,181 +33,11 @@ static const struct mm_dissector *D = &mm_s7comm_dissector;
 #define REQ MM_DIR_TO_SERVER
 #define RSP MM_DIR_TO_CLIENT
 
-/* ------------------------------------------------------------------ */
-/* Recorder                                                            */
-/* ------------------------------------------------------------------ */
-
-#define MAX_OPS 128
-#define MAX_EVENTS 256
-#define MAX_FACTS 32
-
-struct fact {
-	bool server;
-	char key[48];
-	char val[256];
-};
-
-struct rc {
-	struct mm_ctx ctx;
-	void *st;
-	bool log_on;
-	struct mm_rec *rec;
-	int n_ops;
-	struct mm_op ops[MAX_OPS];
-	int n_events;
-	const struct mm_event_def *ev[MAX_EVENTS];
-	char ev_detail[MAX_EVENTS][256];
-	int n_facts;
-	struct fact facts[MAX_FACTS];
-	int ends;
-	int excluded;
-	char *last_log;
-};
-
-static const char *raised[64];
-static int n_raised;
-
-static void note_raised(const char *name)
-{
-	for (int i = 0; i < n_raised; i++)
-		if (strcmp(raised[i], name) == 0)
-			return;
-	if (n_raised < 64)
-		raised[n_raised++] = name;
-}
-
-static void rc_op(struct mm_ctx *c, const struct mm_op *op)
-{
-	struct rc *rc = c->host;
-	if (rc->n_ops < MAX_OPS)
-		rc->ops[rc->n_ops] = *op;
-	rc->n_ops++;
-	if (op->event)
-		note_raised(op->event->name);
-}
-
-static void rc_event(struct mm_ctx *c, const struct mm_event_def *ev,
-		     const char *detail)
-{
-	struct rc *rc = c->host;
-	note_raised(ev->name);
-	if (rc->n_events < MAX_EVENTS) {
-		rc->ev[rc->n_events] = ev;
-		snprintf(rc->ev_detail[rc->n_events], 256, "%s", detail);
-	}
-	rc->n_events++;
-}
-
-static struct mm_rec *rc_begin(struct mm_ctx *c)
-{
-	struct rc *rc = c->host;
-	if (!rc->log_on)
-		return NULL;
-	rec_begin(rc->rec);
-	return rc->rec;
-}
-
-static void rc_end(struct mm_ctx *c, struct mm_rec *r)
-{
-	struct rc *rc = c->host;
-	size_t n;
-	const char *text = rec_finish(r, &n);
-	rc->ends++;
-	free(rc->last_log);
-	rc->last_log = strndup(text, n);
-}
-
-static void rc_fact(struct mm_ctx *c, bool server, const char *key,
-		    const uint8_t *v, size_t len)
-{
-	struct rc *rc = c->host;
-	if (rc->n_facts >= MAX_FACTS)
-		return;
-	struct fact *f = &rc->facts[rc->n_facts++];
-	f->server = server;
-	snprintf(f->key, sizeof(f->key), "%s", key);
-	if (len >= sizeof(f->val))
-		len = sizeof(f->val) - 1;
-	memcpy(f->val, v, len);
-	f->val[len] = 0;
-}
-
-static void rc_exclude(struct mm_ctx *c)
-{
-	struct rc *rc = c->host;
-	rc->excluded++;
-}
-
-static const struct mm_ctx_ops rc_ops = {
-	.op = rc_op,
-	.event = rc_event,
-	.txlog_begin = rc_begin,
-	.txlog_end = rc_end,
-	.asset_fact = rc_fact,
-	.exclude = rc_exclude,
-};
-
-static struct rc *rc_new(bool log_on)
-{
-	struct rc *rc = calloc(1, sizeof(*rc));
-	assert_non_null(rc);
-	rc->ctx.ops = &rc_ops;
-	rc->ctx.host = rc;
-	rc->log_on = log_on;
-	rc->rec = rec_new();
-	assert_non_null(rc->rec);
-	rc->st = D->state_new();
-	assert_non_null(rc->st);
-	return rc;
-}
-
-static void rc_free(struct rc *rc)
-{
-	D->state_free(rc->st);
-	rec_free(rc->rec);
-	free(rc->last_log);
-	free(rc);
-}
-
-static void rc_clear(struct rc *rc)
-{
-	rc->n_ops = 0;
-	rc->n_events = 0;
-	rc->n_facts = 0;
-	rc->ends = 0;
-	free(rc->last_log);
-	rc->last_log = NULL;
-}
-
-static int count_event(const struct rc *rc, const char *name)
-{
-	int n = 0;
-	for (int i = 0; i < rc->n_events && i < MAX_EVENTS; i++)
-		if (strcmp(rc->ev[i]->name, name) == 0)
-			n++;
-	return n;
-}
-
-static const char *event_detail(const struct rc *rc, const char *name)
-{
-	for (int i = 0; i < rc->n_events && i < MAX_EVENTS; i++)
-		if (strcmp(rc->ev[i]->name, name) == 0)
-			return rc->ev_detail[i];
-	return NULL;
-}
-
-static const struct fact *find_fact(const struct rc *rc, const char *key)
-{
-	const struct fact *f = NULL;
-	for (int i = 0; i < rc->n_facts; i++)
-		if (strcmp(rc->facts[i].key, key) == 0)
-			f = &rc->facts[i]; /* the latest */
-	return f;
-}
+#include "recorder.h"
 
 static void assert_fact(const struct rc *rc, const char *key, const char *val)
 {
-	const struct fact *f = find_fact(rc, key);
+	const struct fact *f = find_last_fact(rc, key);
 	if (!f)
 		fail_msg("no asset fact %s", key);
 	assert_true(f->server);
@@ -217,32 +47,6 @@ static void assert_fact(const struct rc *rc, const char *key, const char *val)
 /* ------------------------------------------------------------------ */
 /* Fixtures                                                            */
 /* ------------------------------------------------------------------ */
-
-/* hex digits (spaces ignored) and 'ASCII' runs -> bytes */
-static size_t hex(const char *s, uint8_t *out, size_t cap)
-{
-	size_t n = 0;
-	while (*s) {
-		if (*s == ' ') {
-			s++;
-		} else if (*s == '\'') {
-			for (s++; *s && *s != '\''; s++) {
-				assert_true(n < cap);
-				out[n++] = (uint8_t)*s;
-			}
-			assert_int_equal(*s, '\'');
-			s++;
-		} else {
-			unsigned v;
-			assert_true(s[1] != 0);
-			assert_int_equal(sscanf(s, "%2x", &v), 1);
-			assert_true(n < cap);
-			out[n++] = (uint8_t)v;
-			s += 2;
-		}
-	}
-	return n;
-}
 
 enum fx_kind { S7, RAW, PLUS };
 
@@ -507,18 +311,6 @@ tpkt:
 	out[2] = (uint8_t)(n >> 8);
 	out[3] = (uint8_t)n;
 	return n;
-}
-
-static void parse_bytes(struct rc *rc, enum mm_dir dir, const uint8_t *b,
-			size_t n)
-{
-	uint8_t *copy = malloc(n ? n : 1);
-	assert_non_null(copy);
-	if (n)
-		memcpy(copy, b, n);
-	rc->ctx.dir = dir;
-	D->parse(&rc->ctx, rc->st, copy, n);
-	free(copy);
 }
 
 static void send_fx(struct rc *rc, const char *name)
@@ -1973,20 +1765,6 @@ static void test_null_state(void **state)
 	}
 	D->flow_end(&rc->ctx, NULL);
 	rc_free(rc);
-}
-
-/* runs last: every event of the table was raised by some test above */
-static void test_every_event_raised(void **state)
-{
-	(void)state;
-	for (size_t i = 0; i < D->n_events; i++) {
-		bool seen = false;
-		for (int k = 0; k < n_raised; k++)
-			if (strcmp(raised[k], D->events[i].name) == 0)
-				seen = true;
-		if (!seen)
-			fail_msg("no test raises %s", D->events[i].name);
-	}
 }
 
 int main(void)
