@@ -18,19 +18,16 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../store/store.h"
 #include "cli.h"
 #include "table.h"
 
-#define STORE_VERSION_BASELINE 4 /* the first schema with the baseline */
 #define IDS_MAX 4096
 
 static void usage(FILE *f)
@@ -56,71 +53,8 @@ static void usage(FILE *f)
 		"  --db FILE   the store (default: $MIMAMORI_DB)\n");
 }
 
-static int uerr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int uerr(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "mimamori baseline: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n(see 'mimamori baseline --help')\n");
-	return CLI_EXIT_USAGE;
-}
-
-sqlite3 *cli_open_v4(const char *path, bool write)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	int ver = -1;
-
-	if (!write) {
-		db = cli_open_store(path);
-		if (!db)
-			return NULL;
-	} else {
-		struct stat sb;
-		/* SQLite would create a missing file: look first */
-		if (stat(path, &sb) != 0) {
-			fprintf(stderr, "mimamori: %s: %s (mimamori-store or "
-				"mimamorid creates the store)\n", path,
-				strerror(errno));
-			return NULL;
-		}
-		if (!S_ISREG(sb.st_mode)) {
-			fprintf(stderr, "mimamori: %s: not a file\n", path);
-			return NULL;
-		}
-		if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) !=
-		    SQLITE_OK) {
-			fprintf(stderr, "mimamori: %s: %s\n", path,
-				db ? sqlite3_errmsg(db) : "out of memory");
-			sqlite3_close(db);
-			return NULL;
-		}
-		/* the store holds the write lock for one batch at most */
-		sqlite3_busy_timeout(db, 10000);
-	}
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) ==
-		    SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		ver = sqlite3_column_int(st, 0);
-	else
-		fprintf(stderr, "mimamori: %s: %s\n", path, sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	if (ver >= 0 && ver < STORE_VERSION_BASELINE)
-		fprintf(stderr,
-			"mimamori: %s: an older store (schema %d) without the "
-			"baseline: start this version's mimamori-store on it "
-			"once to upgrade it\n",
-			path, ver);
-	if (ver < STORE_VERSION_BASELINE) {
-		sqlite3_close(db);
-		return NULL;
-	}
-	return db;
-}
+#define PROG "mimamori baseline"
+#define uerr(...) cli_usage_error(PROG, __VA_ARGS__)
 
 struct bopts {
 	const char *db, *sensor, *status, *what, *src, *dest;
@@ -153,6 +87,10 @@ static int add_ids(struct bopts *o, const char *s)
 	return 0;
 }
 
+/* baseline.status and baseline.what (store/baseline.h) */
+static const char *const statuses[] = {"learned", "new", "approved", NULL};
+static const char *const whats[] = {"op", "service", "mac", NULL};
+
 static int parse(int argc, char **argv, const char *sub, const char *allowed,
 		 struct bopts *o)
 {
@@ -170,29 +108,18 @@ static int parse(int argc, char **argv, const char *sub, const char *allowed,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	char cmd[64];
 	int c, rc;
 
 	memset(o, 0, sizeof(*o));
 	o->db = getenv("MIMAMORI_DB");
-	opterr = 0;
+	snprintf(cmd, sizeof(cmd), "baseline %s", sub);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			exit(0);
-		}
-		if (c == ':')
-			return uerr("%s needs a value", argv[optind - 1]);
-		if (c == '?')
-			return uerr("unknown option %s", argv[optind - 1]);
-		if (!strchr(allowed, c)) {
-			for (int i = 0; lo[i].name; i++)
-				if (lo[i].val == c)
-					return uerr("--%s does not apply to "
-						    "'baseline %s'",
-						    lo[i].name, sub);
-		}
+	while ((c = cli_getopt(argc, argv, lo, PROG, cmd, allowed, usage)) !=
+	       -1) {
 		switch (c) {
+		case 'h': exit(0);
+		case '?': return CLI_EXIT_USAGE;
 		case 'd': o->db = optarg; break;
 		case 'S': o->sensor = optarg; break;
 		case 'j': o->json = true; break;
@@ -200,31 +127,23 @@ static int parse(int argc, char **argv, const char *sub, const char *allowed,
 		case 'r': o->src = optarg; break;
 		case 't': o->dest = optarg; break;
 		case 's':
-			if (strcmp(optarg, "learned") && strcmp(optarg, "new") &&
-			    strcmp(optarg, "approved"))
-				return uerr("--status is learned, new or "
-					    "approved, not \"%s\"",
-					    optarg);
-			o->status = optarg;
+			if ((rc = cli_choice(PROG, "--status", optarg, statuses,
+					     &o->status)))
+				return rc;
 			break;
 		case 'w':
-			if (strcmp(optarg, "op") && strcmp(optarg, "service") &&
-			    strcmp(optarg, "mac"))
-				return uerr("--what is op, service or mac, not "
-					    "\"%s\"",
-					    optarg);
-			o->what = optarg;
+			if ((rc = cli_choice(PROG, "--what", optarg, whats,
+					     &o->what)))
+				return rc;
 			break;
 		case 'i':
 			if ((rc = add_ids(o, optarg)))
 				return rc;
 			break;
 		case 'b':
-			if (cli_parse_time(optarg, o->before, sizeof(o->before)))
-				return uerr("--before wants 24h, 30m, 7d or a "
-					    "date like 2015-10-22 or "
-					    "2015-10-22T10:00:00, not \"%s\"",
-					    optarg);
+			if ((rc = cli_time_opt(PROG, "--before", optarg,
+					       o->before, sizeof(o->before))))
+				return rc;
 			break;
 		}
 	}
@@ -280,15 +199,10 @@ static void list_json(sqlite3_stmt *st)
 		"mac",       "mac_vendor", "src_zone", "dest_zone", "first_ts",
 		"last_ts",   "hits",      "peak_per_s"};
 	json_t *j = json_object();
-	char *s;
 
 	for (int i = 0; j && i < (int)(sizeof(names) / sizeof(names[0])); i++)
 		json_object_set_new(j, names[i], jcol(st, i));
-	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	if (s)
-		puts(s);
-	free(s);
-	json_decref(j);
+	cli_print_json(j);
 }
 
 /* "unit 1 space 4 100-109": what a row's target is, or "" */

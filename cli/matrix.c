@@ -13,7 +13,6 @@
  */
 #include <getopt.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,18 +56,8 @@ static void usage(FILE *f)
 		"  --db FILE     the store (default: $MIMAMORI_DB)\n");
 }
 
-static int uerr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int uerr(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "mimamori zones matrix: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n(see 'mimamori zones matrix --help')\n");
-	return CLI_EXIT_USAGE;
-}
+#define PROG "mimamori zones matrix"
+#define uerr(...) cli_usage_error(PROG, __VA_ARGS__)
 
 static char *dup_or_null(const char *s)
 {
@@ -189,16 +178,6 @@ static bool seen_pair(const struct mrow *r, size_t n, const char *src,
 	return false;
 }
 
-static void print_json(json_t *j)
-{
-	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-
-	if (s)
-		puts(s);
-	free(s);
-	json_decref(j);
-}
-
 static void show(const struct mrow *r, size_t n, const struct zone_model *zm,
 		 bool json)
 {
@@ -231,7 +210,7 @@ static void show(const struct mrow *r, size_t n, const struct zone_model *zm,
 			if (j && zm)
 				json_object_set_new(j, "conduit",
 						    json_string(cd));
-			print_json(j);
+			cli_print_json(j);
 			continue;
 		}
 		snprintf(nn, sizeof(nn), "%lld", r[i].n);
@@ -272,7 +251,7 @@ static void show(const struct mrow *r, size_t n, const struct zone_model *zm,
 				continue;
 			unused++;
 			if (json)
-				print_json(json_pack(
+				cli_print_json(json_pack(
 					"{s:s, s:s, s:s, s:i, s:s}", "src_zone",
 					s->id, "dest_zone", d->id, "conduit", cd,
 					"operations", 0, "status",
@@ -305,23 +284,20 @@ int cli_matrix(int argc, char **argv)
 	sqlite3 *db;
 	int c, rc;
 
-	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, lo, PROG, NULL, NULL, usage)) !=
+	       -1) {
 		switch (c) {
-		case 'h': usage(stdout); return 0;
-		case ':': return uerr("%s needs a value", argv[optind - 1]);
-		case '?': return uerr("unknown option %s", argv[optind - 1]);
+		case 'h': return 0;
+		case '?': return CLI_EXIT_USAGE;
 		case 'd': dbp = optarg; break;
 		case 'S': sensor = optarg; break;
 		case 'j': json = true; break;
 		case 'z': zf = optarg; break;
 		case 't':
-			if (cli_parse_time(optarg, since, sizeof(since)))
-				return uerr("--since wants 24h, 30m, 7d or a "
-					    "date like 2015-10-22 or "
-					    "2015-10-22T10:00:00, not \"%s\"",
-					    optarg);
+			if ((rc = cli_time_opt(PROG, "--since", optarg, since,
+					       sizeof(since))))
+				return rc;
 			/* the matrix counts per hour: from its start */
 			snprintf(hour, sizeof(hour), "%.13s", since);
 			break;

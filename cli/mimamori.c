@@ -40,9 +40,9 @@
 #include "cli.h"
 #include "table.h"
 
-#define EXIT_USAGE 2
 #define DEFAULT_LIMIT 200 /* table rows shown unless --limit says */
 #define STORE_VERSION_MIN 2
+#define STORE_VERSION_BASELINE 4 /* the first schema with the baseline */
 
 static const char *prog = "mimamori";
 
@@ -89,19 +89,7 @@ static void usage(FILE *f)
 		DEFAULT_LIMIT);
 }
 
-static int usage_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n(see '%s --help')\n", prog);
-	return EXIT_USAGE;
-}
+#define usage_error(...) cli_usage_error(prog, __VA_ARGS__)
 
 /* ---------------- options shared by the commands ---------------- */
 
@@ -233,28 +221,12 @@ static int parse_opts(int argc, char **argv, const char *cmd,
 	memset(o, 0, sizeof(*o));
 	o->limit = -1;
 	o->db = getenv("MIMAMORI_DB");
-	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			exit(0);
-		}
-		if (c == ':')
-			return usage_error("%s needs a value", argv[optind - 1]);
-		if (c == '?')
-			return usage_error("unknown option %s",
-					   argv[optind - 1]);
-		if (!strchr(allowed, c)) {
-			char what[64] = "that option";
-			for (int i = 0; lo[i].name; i++)
-				if (lo[i].val == c)
-					snprintf(what, sizeof(what), "--%s",
-						 lo[i].name);
-			return usage_error("%s does not apply to '%s'", what,
-					   cmd);
-		}
+	while ((c = cli_getopt(argc, argv, lo, prog, cmd, allowed, usage)) !=
+	       -1) {
 		switch (c) {
+		case 'h': exit(0);
+		case '?': return CLI_EXIT_USAGE;
 		case O_DB: o->db = optarg; break;
 		case O_ZONE: o->zone = optarg; break;
 		case O_FROM: o->from_zone = optarg; break;
@@ -288,13 +260,13 @@ static int parse_opts(int argc, char **argv, const char *cmd,
 			break;
 		case O_SINCE:
 		case O_UNTIL:
-			if (parse_time(optarg, c == O_SINCE ? o->since : o->until,
-				       sizeof(o->since)))
-				return usage_error(
-					"--%s wants 24h, 30m, 7d or a date "
-					"like 2015-10-22 or 2015-10-22T10:00:00, "
-					"not \"%s\"",
-					c == O_SINCE ? "since" : "until", optarg);
+			if ((rc = cli_time_opt(prog,
+					       c == O_SINCE ? "--since"
+							    : "--until",
+					       optarg,
+					       c == O_SINCE ? o->since : o->until,
+					       sizeof(o->since))))
+				return rc;
 			break;
 		case O_LIMIT:
 			if ((rc = parse_int("--limit", optarg, 0, 1L << 40,
@@ -307,11 +279,11 @@ static int parse_opts(int argc, char **argv, const char *cmd,
 				return rc;
 			break;
 		case O_FORMAT:
-			if (strcmp(optarg, "eve") && strcmp(optarg, "csv"))
-				return usage_error("--format is eve or csv, "
-						   "not \"%s\"",
-						   optarg);
-			o->format = optarg;
+			if ((rc = cli_choice(prog, "--format", optarg,
+					     (const char *const[]){"eve", "csv",
+								   NULL},
+					     &o->format)))
+				return rc;
 			break;
 		}
 	}
@@ -324,14 +296,15 @@ static int parse_opts(int argc, char **argv, const char *cmd,
 
 /* ---------------- the store ---------------- */
 
-static sqlite3 *open_store(const char *path)
+/*
+ * The store's file as it is (SQLite would create a missing one: look
+ * first), opened with flags and a busy timeout.  NULL and a message.
+ */
+static sqlite3 *open_file(const char *path, int flags, int busy_ms)
 {
 	struct stat sb;
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st;
-	int ver = -1, tables = 0;
 
-	/* SQLite would create a missing file: look first */
 	if (stat(path, &sb) != 0) {
 		fprintf(stderr,
 			"%s: %s: %s (mimamori-store or mimamorid creates the "
@@ -343,13 +316,24 @@ static sqlite3 *open_store(const char *path)
 		fprintf(stderr, "%s: %s: not a file\n", prog, path);
 		return NULL;
 	}
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
 		fprintf(stderr, "%s: %s: %s\n", prog, path,
 			db ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close(db);
 		return NULL;
 	}
-	sqlite3_busy_timeout(db, 3000);
+	sqlite3_busy_timeout(db, busy_ms);
+	return db;
+}
+
+static sqlite3 *open_store(const char *path)
+{
+	sqlite3 *db = open_file(path, SQLITE_OPEN_READONLY, 3000);
+	sqlite3_stmt *st;
+	int ver = -1, tables = 0;
+
+	if (!db)
+		return NULL;
 	if (sqlite3_prepare_v2(db,
 			       "SELECT (SELECT user_version FROM "
 			       "pragma_user_version), (SELECT count(*) FROM "
@@ -532,7 +516,6 @@ static int print_eve(sqlite3_stmt *st)
 {
 	json_error_t je;
 	json_t *e = json_loads(col(st, C_EVE), 0, &je);
-	char *s;
 
 	if (!json_is_object(e)) {
 		fprintf(stderr, "%s: alert %lld: stored EVE is not a JSON object\n",
@@ -546,11 +529,7 @@ static int print_eve(sqlite3_stmt *st)
 	json_object_set_new(e, "last_ts", json_string(col(st, C_LAST)));
 	if (col(st, C_SITE) && !json_object_get(e, "site"))
 		json_object_set_new(e, "site", json_string(col(st, C_SITE)));
-	s = json_dumps(e, JSON_COMPACT);
-	if (s)
-		puts(s);
-	free(s);
-	json_decref(e);
+	cli_print_json(e);
 	return 0;
 }
 
@@ -944,11 +923,7 @@ static int cmd_zones(sqlite3 *db, const struct opts *o)
 				(json_int_t)r->sev[3], "alerts",
 				(json_int_t)r->alerts, "events",
 				(json_int_t)r->events);
-			char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-			if (s)
-				puts(s);
-			free(s);
-			json_decref(j);
+			cli_print_json(j);
 		} else {
 			char n[7][24];
 			const char *cells[11];
@@ -1157,11 +1132,7 @@ static int cmd_sensors(sqlite3 *db, const struct opts *o)
 				stats, "link", link, "link_ts", col(st, 11),
 				"key", col(st, 12), "silent_since", col(st, 13),
 				"backlog", backlog, "dropped", drops);
-			char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-			if (s)
-				puts(s);
-			free(s);
-			json_decref(j);
+			cli_print_json(j);
 		} else {
 			char last[32], ag[32], na[24], ne[24], sum[256],
 				status[64], nb[24] = "-", nd[24] = "-";
@@ -1284,11 +1255,7 @@ static int cmd_assets(sqlite3 *db, const struct opts *o)
 				col(st, 0), "mac", col(st, 1), "zone", col(st, 2),
 				"first_ts", col(st, 3), "last_ts", col(st, 4),
 				"sensor", col(st, 5), "facts", f);
-			char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-			if (s)
-				puts(s);
-			free(s);
-			json_decref(j);
+			cli_print_json(j);
 			continue;
 		}
 		char first[32], last[32], facts[512];
@@ -1563,14 +1530,125 @@ int main(int argc, char **argv)
 
 /* ---------------- for the commands in other files (cli.h) ---------------- */
 
-int cli_parse_time(const char *s, char *out, size_t len)
+int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
-	return parse_time(s, out, len);
+	va_list ap;
+
+	fprintf(stderr, "%s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see '%s --help')\n", cmd);
+	return CLI_EXIT_USAGE;
 }
 
-sqlite3 *cli_open_store(const char *path)
+int cli_getopt(int argc, char **argv, const struct option *lo,
+	       const char *prog_name, const char *cmd, const char *allowed,
+	       void (*usage_of)(FILE *))
 {
-	return open_store(path);
+	int c;
+
+	opterr = 0;
+	c = getopt_long(argc, argv, ":h", lo, NULL);
+	if (c == 'h')
+		usage_of(stdout);
+	if (c == -1 || c == 'h')
+		return c;
+	if (c == ':') {
+		cli_usage_error(prog_name, "%s needs a value", argv[optind - 1]);
+		return '?';
+	}
+	if (c == '?') {
+		cli_usage_error(prog_name, "unknown option %s",
+				argv[optind - 1]);
+		return '?';
+	}
+	if (allowed && !strchr(allowed, c)) {
+		char what[64] = "that option";
+		for (int i = 0; lo[i].name; i++)
+			if (lo[i].val == c)
+				snprintf(what, sizeof(what), "--%s", lo[i].name);
+		cli_usage_error(prog_name, "%s does not apply to '%s'", what,
+				cmd);
+		return '?';
+	}
+	return c;
+}
+
+int cli_choice(const char *prog_name, const char *opt, const char *arg,
+	       const char *const *names, const char **out)
+{
+	char list[256];
+	size_t n = 0, k = 0;
+
+	for (; names[k]; k++)
+		if (!strcmp(arg, names[k])) {
+			*out = names[k];
+			return 0;
+		}
+	/* "a, b or c" */
+	list[0] = '\0';
+	for (size_t i = 0; i < k && n < sizeof(list); i++) {
+		int r = snprintf(list + n, sizeof(list) - n, "%s%s",
+				 i == 0 ? "" : i + 1 < k ? ", " : " or ",
+				 names[i]);
+		n += r > 0 ? (size_t)r : 0;
+	}
+	return cli_usage_error(prog_name, "%s is %s, not \"%s\"", opt, list,
+			       arg);
+}
+
+int cli_time_opt(const char *prog_name, const char *opt, const char *arg,
+		 char *out, size_t len)
+{
+	if (parse_time(arg, out, len))
+		return cli_usage_error(prog_name,
+				       "%s wants 24h, 30m, 7d or a date like "
+				       "2015-10-22 or 2015-10-22T10:00:00, not "
+				       "\"%s\"",
+				       opt, arg);
+	return 0;
+}
+
+sqlite3 *cli_open_v4(const char *path, bool write)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int ver = -1;
+
+	/* the store holds the write lock for one batch at most */
+	db = write ? open_file(path, SQLITE_OPEN_READWRITE, 10000)
+		   : open_store(path);
+	if (!db)
+		return NULL;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		ver = sqlite3_column_int(st, 0);
+	else
+		fprintf(stderr, "%s: %s: %s\n", prog, path, sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	if (ver >= 0 && ver < STORE_VERSION_BASELINE)
+		fprintf(stderr,
+			"%s: %s: an older store (schema %d) without the "
+			"baseline: start this version's mimamori-store on it "
+			"once to upgrade it\n",
+			prog, path, ver);
+	if (ver < STORE_VERSION_BASELINE) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+void cli_print_json(json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	if (s)
+		puts(s);
+	free(s);
+	json_decref(j);
 }
 
 void cli_short_ts(char *out, size_t len, const char *ts)
