@@ -323,4 +323,41 @@ static inline void parse_bytes(struct rc *rc, enum mm_dir dir,
 	parse_raw(rc, dir, rc->st, b, n);
 }
 
+/*
+ * A TCP PDU whose own direction is dir, cut to its first k bytes while its
+ * header still claims the whole, parsed in four fresh flows: the log on
+ * and off, in dir and in the other direction.  Each flow is first given
+ * what came before by prime(rc, direction of the cut), which is then
+ * forgotten; the cut must raise `event` exactly once (name says which
+ * fixture when not), then check(rc) looks at what it left, when given.
+ * probe and pdu_len see the cut too, and the flow ends.
+ */
+static inline void cut_in_fresh_flows(const char *name, const uint8_t *b,
+				      size_t k, enum mm_dir dir,
+				      const char *event,
+				      void (*prime)(struct rc *rc,
+						    enum mm_dir dir),
+				      void (*check)(struct rc *rc))
+{
+	for (int mode = 0; mode < 4; mode++) {
+		struct rc *rc = rc_new(mode & 1);
+		enum mm_dir d = dir;
+		if (mode & 2)
+			d = dir == MM_DIR_TO_SERVER ? MM_DIR_TO_CLIENT
+						    : MM_DIR_TO_SERVER;
+		prime(rc, d);
+		rc_clear(rc);
+		parse_bytes(rc, d, b, k);
+		if (count_event(rc, event) != 1)
+			fail_msg("%s cut at %zu: %s %d times", name, k, event,
+				 count_event(rc, event));
+		if (check)
+			check(rc);
+		(void)D->probe(b, k, d);
+		(void)D->pdu_len(b, k);
+		D->flow_end(&rc->ctx, rc->st);
+		rc_free(rc);
+	}
+}
+
 #endif /* MM_TEST_RECORDER_H */

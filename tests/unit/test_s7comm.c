@@ -1643,6 +1643,19 @@ static void test_log_off(void **state)
  * Then the same with the TPKT length rewritten to the cut, so that the
  * inner layers' own lengths are what fails: valid JSON, no crash.
  */
+static void s7_seen(struct rc *rc, enum mm_dir dir)
+{
+	(void)dir;
+	send_fx(rc, "setup_req");
+}
+
+/* a log line, if any, is one JSON object */
+static void log_is_json(struct rc *rc)
+{
+	if (rc->last_log)
+		json_decref(last_json(rc));
+}
+
 static void test_truncated_everywhere(void **state)
 {
 	(void)state;
@@ -1651,26 +1664,10 @@ static void test_truncated_everywhere(void **state)
 	for (size_t i = 0; i < N_FIXTURES; i++) {
 		size_t n = fx_build(&fixtures[i], b, sizeof(b));
 		for (size_t k = 0; k < n; k++) {
-			for (int mode = 0; mode < 4; mode++) {
-				struct rc *rc = rc_new(mode & 1);
-				enum mm_dir dir = (mode & 2) ?
-					(fixtures[i].dir == REQ ? RSP : REQ) :
-					fixtures[i].dir;
-				send_fx(rc, "setup_req"); /* S7 seen */
-				rc_clear(rc);
-				parse_bytes(rc, dir, b, k);
-				if (count_event(rc, "s7comm.invalid_length") != 1)
-					fail_msg("%s cut at %zu: invalid_length "
-						 "%d times", fixtures[i].name,
-						 k, count_event(rc,
-						 "s7comm.invalid_length"));
-				if (rc->last_log)
-					json_decref(last_json(rc));
-				(void)D->probe(b, k, dir);
-				(void)D->pdu_len(b, k);
-				D->flow_end(&rc->ctx, rc->st);
-				rc_free(rc);
-			}
+			cut_in_fresh_flows(fixtures[i].name, b, k,
+					   fixtures[i].dir,
+					   "s7comm.invalid_length", s7_seen,
+					   log_is_json);
 			if (k >= 7) {
 				uint8_t c[1024];
 				memcpy(c, b, k);
@@ -1678,14 +1675,12 @@ static void test_truncated_everywhere(void **state)
 				c[3] = (uint8_t)k;
 				for (int mode = 0; mode < 2; mode++) {
 					struct rc *rc = rc_new(mode);
-					send_fx(rc, "setup_req");
+					s7_seen(rc, fixtures[i].dir);
 					parse_bytes(rc, fixtures[i].dir, c, k);
-					if (rc->last_log)
-						json_decref(last_json(rc));
+					log_is_json(rc);
 					parse_bytes(rc, fixtures[i].dir == REQ ?
 						    RSP : REQ, c, k);
-					if (rc->last_log)
-						json_decref(last_json(rc));
+					log_is_json(rc);
 					D->flow_end(&rc->ctx, rc->st);
 					rc_free(rc);
 				}
