@@ -139,12 +139,25 @@ static int put(struct bfx *f, const char *sensor, const char *fmt, ...)
 /*
  * A Modbus operation from `src` to 10.10.1.10:502 (seisan_kanri ->
  * seigyo): mode, time (seconds after 10:00:00), function, op class,
- * unit/space/addr/count, peak ("" or ,"peak_per_s":X).
+ * unit/space/addr/count, and the peak of writes per second (0: none).
  */
-static int mb(struct bfx *f, const char *mode, int t, const char *src, int fn,
-	      const char *op, int unit, int space, int addr, int count,
-	      const char *peak)
+struct op {
+	const char *mode;
+	int t;
+	const char *src;
+	int fn;
+	const char *op;
+	int unit, space, addr, count;
+	double peak;
+};
+
+/* the operation as an obs record; the store_db_put result */
+static int mb(struct bfx *f, const struct op *o)
 {
+	char peak[48] = "";
+
+	if (o->peak > 0)
+		snprintf(peak, sizeof(peak), ",\"peak_per_s\":%g", o->peak);
 	return put(f, "box1",
 		   "{\"timestamp\":\"2015-10-22T10:%02d:%02d.000000Z\","
 		   "\"first_seen\":\"2015-10-22T10:00:00Z\",\"mode\":\"%s\","
@@ -154,8 +167,44 @@ static int mb(struct bfx *f, const char *mode, int t, const char *src, int fn,
 		   "\"verdict\":\"allowed\",\"n\":4,\"interval\":0,"
 		   "\"function\":%d,\"function_name\":\"fc%d\",\"unit\":%d,"
 		   "\"space\":%d,\"addr\":%d,\"count\":%d%s}",
-		   t / 60, t % 60, mode, src, op, fn, fn, unit, space, addr,
-		   count, peak);
+		   o->t / 60, o->t % 60, o->mode, o->src, o->op, o->fn, o->fn,
+		   o->unit, o->space, o->addr, o->count, peak);
+}
+
+/* operations in order, each of which must be stored (put gives 1) */
+static void put_ops(struct bfx *f, const struct op *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = mb(f, &o[i]);
+		if (rc != 1)
+			fail_msg("operation at %d s from %s, fc %d: "
+				 "store_db_put gave %d",
+				 o[i].t, o[i].src, o[i].fn, rc);
+	}
+}
+#define OPS(f, ...)                                                           \
+	put_ops(f, (const struct op[]){__VA_ARGS__},                          \
+		sizeof((const struct op[]){__VA_ARGS__}) / sizeof(struct op))
+
+/* q1 on the test's store */
+static int64_t q(struct bfx *f, const char *sql)
+{
+	return q1(f->fx->db, sql);
+}
+
+/* baseline_approve and baseline_prune with a selection; their result */
+static long approve(sqlite3 *h, struct baseline_sel s)
+{
+	char err[256];
+
+	return baseline_approve(h, &s, err, sizeof(err));
+}
+
+static long prune(sqlite3 *h, struct baseline_sel s)
+{
+	char err[256];
+
+	return baseline_prune(h, &s, err, sizeof(err));
 }
 
 #define HMI "10.3.0.30"
@@ -164,10 +213,8 @@ static int mb(struct bfx *f, const char *mode, int t, const char *src, int fn,
 /* the plant as learned: the HMI reads 0..99 and writes register 100 */
 static void learn_plant(struct bfx *f)
 {
-	assert_int_equal(mb(f, "learn", 0, HMI, 3, "read", 1, 4, 0, 100, ""), 1);
-	assert_int_equal(mb(f, "learn", 1, HMI, 6, "write", 1, 4, 100, 1,
-			    ",\"peak_per_s\":2"),
-			 1);
+	OPS(f, {"learn", 0, HMI, 3, "read", 1, 4, 0, 100, 0},
+	    {"learn", 1, HMI, 6, "write", 1, 4, 100, 1, 2});
 }
 
 static void test_learn_then_detect(void **state)
@@ -177,44 +224,30 @@ static void test_learn_then_detect(void **state)
 
 	f->d = open_db(f);
 	learn_plant(f);
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline WHERE "
-				   "status = 'learned'"),
+	assert_int_equal(q(f, "SELECT count(*) FROM baseline WHERE "
+			      "status = 'learned'"),
 			 2);
 	/* a known key: counted, no alert */
-	assert_int_equal(mb(f, "detect", 60, HMI, 3, "read", 1, 4, 0, 100, ""),
-			 1);
-	assert_int_equal(q1(f->fx->db, "SELECT hits FROM baseline WHERE "
-				   "function = 3"),
+	OPS(f, {"detect", 60, HMI, 3, "read", 1, 4, 0, 100, 0});
+	assert_int_equal(q(f, "SELECT hits FROM baseline WHERE function = 3"),
 			 8);
-	/* a range inside a learned one: a new key, no alert */
-	assert_int_equal(mb(f, "detect", 61, HMI, 3, "read", 1, 4, 10, 5, ""),
-			 1);
-	/* outside it (90..109 is not inside 0..99): new_target, 3 */
-	assert_int_equal(mb(f, "detect", 62, HMI, 3, "read", 1, 4, 90, 20, ""),
-			 1);
-	/* the same range in another unit: new_target again (one row:
-	 * aggregated with the one before, same talker and port) */
-	assert_int_equal(mb(f, "detect", 63, HMI, 3, "read", 2, 4, 0, 1, ""),
-			 1);
-	/* a write of another function: new_function, severity 2 */
-	assert_int_equal(mb(f, "detect", 64, HMI, 16, "write", 1, 4, 100, 2,
-			    ""),
-			 1);
-	/* a new client writing: new_talker, severity 1; its other
-	 * functions say nothing more */
-	assert_int_equal(mb(f, "detect", 65, NEWBIE, 6, "write", 1, 4, 100, 1,
-			    ""),
-			 1);
-	assert_int_equal(mb(f, "detect", 66, NEWBIE, 3, "read", 1, 4, 0, 10,
-			    ""),
-			 1);
-	assert_int_equal(mb(f, "detect", 67, NEWBIE, 16, "write", 1, 4, 0, 10,
-			    ""),
-			 1);
-	/* each key once: sent again, nothing new */
-	assert_int_equal(mb(f, "detect", 68, HMI, 16, "write", 1, 4, 100, 2,
-			    ""),
-			 1);
+	OPS(f,
+	    /* a range inside a learned one: a new key, no alert */
+	    {"detect", 61, HMI, 3, "read", 1, 4, 10, 5, 0},
+	    /* outside it (90..109 is not inside 0..99): new_target, 3 */
+	    {"detect", 62, HMI, 3, "read", 1, 4, 90, 20, 0},
+	    /* the same range in another unit: new_target again (one row:
+	     * aggregated with the one before, same talker and port) */
+	    {"detect", 63, HMI, 3, "read", 2, 4, 0, 1, 0},
+	    /* a write of another function: new_function, severity 2 */
+	    {"detect", 64, HMI, 16, "write", 1, 4, 100, 2, 0},
+	    /* a new client writing: new_talker, severity 1; its other
+	     * functions say nothing more */
+	    {"detect", 65, NEWBIE, 6, "write", 1, 4, 100, 1, 0},
+	    {"detect", 66, NEWBIE, 3, "read", 1, 4, 0, 10, 0},
+	    {"detect", 67, NEWBIE, 16, "write", 1, 4, 0, 10, 0},
+	    /* each key once: sent again, nothing new */
+	    {"detect", 68, HMI, 16, "write", 1, 4, 100, 2, 0});
 	assert_string_equal(
 		alerts(f->fx->db, buf, sizeof(buf)),
 		"baseline.new_target|10.3.0.30|10.10.1.10|seisan_kanri|seigyo|3|2;"
@@ -223,8 +256,8 @@ static void test_learn_then_detect(void **state)
 	/* the rows published: one per new row (the repeat is counted) */
 	assert_int_equal(f->published, 3);
 	/* new keys kept as 'new': 1 covered + 2 targets + 1 function + 3 */
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline WHERE "
-				   "status = 'new'"),
+	assert_int_equal(q(f, "SELECT count(*) FROM baseline WHERE "
+			      "status = 'new'"),
 			 7);
 	/* the EVE record: like the sensor's, with the baseline's facts */
 	assert_non_null(strstr(f->last_pub, "\"signature_id\":2400001"));
@@ -239,8 +272,8 @@ static void test_learn_then_detect(void **state)
 			       "\"first_seen\":\"2015-10-22T10:00:00.000000Z\"}"));
 	assert_non_null(strstr(f->last_pub, "\"modbus\":{\"function\":6,"));
 	assert_non_null(strstr(f->last_pub, "\"cause\":\""));
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts WHERE "
-				   "signature_id = 2400003 AND seq = 0"),
+	assert_int_equal(q(f, "SELECT count(*) FROM alerts WHERE "
+			      "signature_id = 2400003 AND seq = 0"),
 			 1);
 }
 
@@ -271,66 +304,71 @@ static void test_matrix(void **state)
 		    "\"other\",\"verdict\":\"unknown_host\",\"n\":3,"
 		    "\"interval\":0}"),
 		1);
-	assert_int_equal(q1(f->fx->db, "SELECT sum(n) FROM obs_matrix WHERE hour ="
-				   " '2015-10-22T10' AND proto = 'modbus' AND"
-				   " op = 'read'"),
+	assert_int_equal(q(f, "SELECT sum(n) FROM obs_matrix WHERE hour ="
+			      " '2015-10-22T10' AND proto = 'modbus' AND"
+			      " op = 'read'"),
 			 604);
-	assert_int_equal(q1(f->fx->db, "SELECT keys FROM obs_matrix WHERE hour ="
-				   " '2015-10-22T10' AND op = 'read'"),
+	assert_int_equal(q(f, "SELECT keys FROM obs_matrix WHERE hour ="
+			      " '2015-10-22T10' AND op = 'read'"),
 			 1);
-	assert_int_equal(q1(f->fx->db, "SELECT n * 10 + keys FROM obs_matrix WHERE"
-				   " hour = '2015-10-22T11' AND src_zone = ''"
-				   " AND verdict = 'unknown_host'"),
+	assert_int_equal(q(f, "SELECT n * 10 + keys FROM obs_matrix WHERE"
+			      " hour = '2015-10-22T11' AND src_zone = ''"
+			      " AND verdict = 'unknown_host'"),
 			 31);
 	/* the service from a host never seen: new_talker, severity 2, no
 	 * app_proto, the service in metadata */
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts WHERE"
-				   " signature = 'baseline.new_talker' AND"
-				   " severity = 2 AND app_proto IS NULL AND"
-				   " proto = 'TCP' AND src_zone IS NULL AND"
-				   " eve LIKE '%\"service\":\"tcp/445\"%'"),
+	assert_int_equal(q(f, "SELECT count(*) FROM alerts WHERE"
+			      " signature = 'baseline.new_talker' AND"
+			      " severity = 2 AND app_proto IS NULL AND"
+			      " proto = 'TCP' AND src_zone IS NULL AND"
+			      " eve LIKE '%\"service\":\"tcp/445\"%'"),
 			 1);
 }
 
 static void test_mac(void **state)
 {
+	static const struct {
+		int s;
+		const char *mode, *ip, *mac, *watch;
+	} macs[] = {
+		{1, "learn", "10.10.1.10", "00:1B:1B:00:00:01", ""},
+		/* the same MAC at another address (upper/lower case alike) */
+		{2, "detect", "10.10.1.11", "00:1b:1b:00:00:01",
+		 ",\"watch\":true"},
+		/* a new MAC in a watched zone: asset.new */
+		{3, "detect", "10.10.1.66", "aa:bb:cc:00:00:01",
+		 ",\"watch\":true"},
+		/* again: known now, nothing */
+		{4, "detect", "10.10.1.66", "aa:bb:cc:00:00:01",
+		 ",\"watch\":true"},
+		/* a new MAC where nobody watches: kept, silently */
+		{5, "detect", "10.10.1.67", "aa:bb:cc:00:00:02",
+		 ",\"watch\":false"},
+	};
 	struct bfx *f = *state;
 	char buf[2048];
-	const char *m = "{\"timestamp\":\"2015-10-22T10:00:%02dZ\","
-			"\"mode\":\"%s\",\"what\":\"mac\",\"ip\":\"%s\","
-			"\"mac\":\"%s\",\"mac_vendor\":\"Siemens\","
-			"\"zone\":\"seigyo\",\"archetype\":\"seigyo\"%s}";
 
 	f->d = open_db(f);
-	assert_int_equal(put(f, "box1", m, 1, "learn", "10.10.1.10",
-			     "00:1B:1B:00:00:01", ""),
-			 1);
-	/* the same MAC at another address (upper/lower case alike) */
-	assert_int_equal(put(f, "box1", m, 2, "detect", "10.10.1.11",
-			     "00:1b:1b:00:00:01", ",\"watch\":true"),
-			 1);
-	/* a new MAC in a watched zone: asset.new */
-	assert_int_equal(put(f, "box1", m, 3, "detect", "10.10.1.66",
-			     "aa:bb:cc:00:00:01", ",\"watch\":true"),
-			 1);
-	/* again: known now, nothing */
-	assert_int_equal(put(f, "box1", m, 4, "detect", "10.10.1.66",
-			     "aa:bb:cc:00:00:01", ",\"watch\":true"),
-			 1);
-	/* a new MAC where nobody watches: kept, silently */
-	assert_int_equal(put(f, "box1", m, 5, "detect", "10.10.1.67",
-			     "aa:bb:cc:00:00:02", ",\"watch\":false"),
-			 1);
+	for (size_t i = 0; i < sizeof(macs) / sizeof(macs[0]); i++)
+		assert_int_equal(
+			put(f, "box1",
+			    "{\"timestamp\":\"2015-10-22T10:00:%02dZ\","
+			    "\"mode\":\"%s\",\"what\":\"mac\",\"ip\":\"%s\","
+			    "\"mac\":\"%s\",\"mac_vendor\":\"Siemens\","
+			    "\"zone\":\"seigyo\",\"archetype\":\"seigyo\"%s}",
+			    macs[i].s, macs[i].mode, macs[i].ip, macs[i].mac,
+			    macs[i].watch),
+			1);
 	assert_string_equal(alerts(f->fx->db, buf, sizeof(buf)),
 			    "asset.new|10.10.1.66|10.10.1.66|seigyo|seigyo|2|1");
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline WHERE what ="
-				   " 'mac' AND status = 'new'"),
+	assert_int_equal(q(f, "SELECT count(*) FROM baseline WHERE what ="
+			      " 'mac' AND status = 'new'"),
 			 3);
-	assert_int_equal(q1(f->fx->db, "SELECT signature_id FROM alerts"), 2500001);
+	assert_int_equal(q(f, "SELECT signature_id FROM alerts"), 2500001);
 	assert_non_null(strstr(f->last_pub, "\"asset\":{\"ip\":\"10.10.1.66\","
 					    "\"mac\":\"aa:bb:cc:00:00:01\","));
 	/* MACs are no flows: nothing in the matrix */
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM obs_matrix"), 0);
+	assert_int_equal(q(f, "SELECT count(*) FROM obs_matrix"), 0);
 }
 
 static void test_never_learned(void **state)
@@ -351,13 +389,13 @@ static void test_never_learned(void **state)
 			    "\"function\":5,\"peak_per_s\":900}",
 			    i, i),
 			1);
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts"), 0);
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline WHERE "
-				   "sensor = 'box2'"),
+	assert_int_equal(q(f, "SELECT count(*) FROM alerts"), 0);
+	assert_int_equal(q(f, "SELECT count(*) FROM baseline WHERE "
+			      "sensor = 'box2'"),
 			 0);
 	/* the matrix counts them all the same */
-	assert_int_equal(q1(f->fx->db, "SELECT sum(n) FROM obs_matrix WHERE "
-				   "sensor = 'box2'"),
+	assert_int_equal(q(f, "SELECT sum(n) FROM obs_matrix WHERE "
+			      "sensor = 'box2'"),
 			 3);
 	store_db_baseline_counts(f->d, &c);
 	assert_int_equal(c.unlearned, 3);
@@ -366,6 +404,9 @@ static void test_never_learned(void **state)
 	assert_int_equal(c.alerts, 0);
 }
 
+#define N_ALERTS "SELECT count(*) FROM alerts"
+#define N_FLOOD N_ALERTS " WHERE signature = 'modbus.write_flood'"
+
 static void test_write_flood(void **state)
 {
 	struct bfx *f = *state;
@@ -373,44 +414,29 @@ static void test_write_flood(void **state)
 
 	f->d = open_db(f);
 	learn_plant(f); /* fc 6 learned at 2 writes/s: limit max(20, 5) */
-	assert_int_equal(mb(f, "detect", 60, HMI, 6, "write", 1, 4, 100, 1,
-			    ",\"peak_per_s\":20"),
-			 1);
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts"), 0);
-	assert_int_equal(mb(f, "detect", 120, HMI, 6, "write", 1, 4, 100, 1,
-			    ",\"peak_per_s\":21"),
-			 1);
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts"), 1);
+	OPS(f, {"detect", 60, HMI, 6, "write", 1, 4, 100, 1, 20});
+	assert_int_equal(q(f, N_ALERTS), 0);
+	OPS(f, {"detect", 120, HMI, 6, "write", 1, 4, 100, 1, 21});
+	assert_int_equal(q(f, N_ALERTS), 1);
 	assert_non_null(strstr(f->last_pub, "\"signature_id\":2300003"));
 	assert_non_null(strstr(f->last_pub, "\"basis\":\"learned_rate\""));
 	assert_non_null(strstr(f->last_pub, "\"learned_peak_per_s\":2.0"));
 	assert_non_null(strstr(f->last_pub, "\"peak_per_s\":21.0"));
-	/* the flood goes on: the same episode, 280 s later */
-	assert_int_equal(mb(f, "detect", 400, HMI, 6, "write", 1, 4, 100, 1,
-			    ",\"peak_per_s\":40"),
-			 1);
-	/* 290 s after the episode's last report: still it */
-	assert_int_equal(mb(f, "detect", 690, HMI, 6, "write", 1, 4, 100, 1,
-			    ",\"peak_per_s\":40"),
-			 1);
+	OPS(f,
+	    /* the flood goes on: the same episode, 280 s later */
+	    {"detect", 400, HMI, 6, "write", 1, 4, 100, 1, 40},
+	    /* 290 s after the episode's last report: still it */
+	    {"detect", 690, HMI, 6, "write", 1, 4, 100, 1, 40});
 	assert_string_equal(alerts(f->fx->db, buf, sizeof(buf)),
 			    "modbus.write_flood|10.3.0.30|10.10.1.10|"
 			    "seisan_kanri|seigyo|2|3");
 	assert_int_equal(f->published, 1);
 	/* a quiet while (over 300 s): a new episode */
-	assert_int_equal(mb(f, "detect", 1000, HMI, 6, "write", 1, 4, 100, 1,
-			    ",\"peak_per_s\":40"),
-			 1);
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts WHERE "
-				   "signature = 'modbus.write_flood'"),
-			 2);
+	OPS(f, {"detect", 1000, HMI, 6, "write", 1, 4, 100, 1, 40});
+	assert_int_equal(q(f, N_FLOOD), 2);
 	/* a function with no learned rate: the sensor's detector decides */
-	assert_int_equal(mb(f, "detect", 1001, HMI, 16, "write", 1, 4, 100, 1,
-			    ",\"peak_per_s\":400"),
-			 1);
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts WHERE "
-				   "signature = 'modbus.write_flood'"),
-			 2);
+	OPS(f, {"detect", 1001, HMI, 16, "write", 1, 4, 100, 1, 400});
+	assert_int_equal(q(f, N_FLOOD), 2);
 }
 
 static void test_flood_floor(void **state)
@@ -419,63 +445,43 @@ static void test_flood_floor(void **state)
 
 	f->d = open_db(f);
 	/* learned 0.2 writes/s: 10 x that is 2, the floor 5 rules */
-	assert_int_equal(mb(f, "learn", 0, HMI, 6, "write", 1, 4, 100, 1,
-			    ",\"peak_per_s\":0.2"),
-			 1);
-	assert_int_equal(mb(f, "detect", 60, HMI, 6, "write", 1, 4, 100, 1,
-			    ",\"peak_per_s\":5"),
-			 1);
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts"), 0);
-	assert_int_equal(mb(f, "detect", 61, HMI, 6, "write", 1, 4, 100, 1,
-			    ",\"peak_per_s\":6"),
-			 1);
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts WHERE "
-				   "signature_id = 2300003"),
-			 1);
+	OPS(f, {"learn", 0, HMI, 6, "write", 1, 4, 100, 1, 0.2},
+	    {"detect", 60, HMI, 6, "write", 1, 4, 100, 1, 5});
+	assert_int_equal(q(f, N_ALERTS), 0);
+	OPS(f, {"detect", 61, HMI, 6, "write", 1, 4, 100, 1, 6});
+	assert_int_equal(q(f, N_ALERTS " WHERE signature_id = 2300003"), 1);
 	/* learning keeps the highest peak */
-	assert_int_equal(mb(f, "learn", 62, HMI, 6, "write", 1, 4, 100, 1,
-			    ",\"peak_per_s\":0.1"),
-			 1);
-	assert_int_equal(q1(f->fx->db, "SELECT peak_per_s * 10 FROM baseline"), 2);
+	OPS(f, {"learn", 62, HMI, 6, "write", 1, 4, 100, 1, 0.1});
+	assert_int_equal(q(f, "SELECT peak_per_s * 10 FROM baseline"), 2);
 }
+
+#define N_NEW "SELECT count(*) FROM baseline WHERE status = 'new'"
 
 static void test_learn_after_new(void **state)
 {
 	struct bfx *f = *state;
+	sqlite3 *h;
 
 	f->d = open_db(f);
 	learn_plant(f);
-	assert_int_equal(mb(f, "detect", 60, NEWBIE, 3, "read", 1, 4, 0, 1, ""),
-			 1);
-	assert_int_equal(mb(f, "detect", 61, NEWBIE, 4, "read", 1, 4, 0, 1, ""),
-			 1);
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline WHERE"
-				   " status = 'new'"),
-			 2);
+	OPS(f, {"detect", 60, NEWBIE, 3, "read", 1, 4, 0, 1, 0},
+	    {"detect", 61, NEWBIE, 4, "read", 1, 4, 0, 1, 0});
+	assert_int_equal(q(f, N_NEW), 2);
 	/* learning the key: learned, hits added */
-	assert_int_equal(mb(f, "learn", 62, NEWBIE, 3, "read", 1, 4, 0, 1, ""),
-			 1);
-	assert_int_equal(q1(f->fx->db, "SELECT hits FROM baseline WHERE status ="
-				   " 'learned' AND src_ip = '" NEWBIE "'"),
+	OPS(f, {"learn", 62, NEWBIE, 3, "read", 1, 4, 0, 1, 0});
+	assert_int_equal(q(f, "SELECT hits FROM baseline WHERE status ="
+			      " 'learned' AND src_ip = '" NEWBIE "'"),
 			 8);
 	/* an approved row stays approved when learned again */
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline WHERE"
-				   " status = 'new'"),
-			 1);
-	{
-		sqlite3 *h;
-		struct baseline_sel s = {.all = true};
-		char err[256];
-		assert_int_equal(sqlite3_open_v2(f->fx->db, &h,
-						 SQLITE_OPEN_READWRITE, NULL),
-				 SQLITE_OK);
-		assert_int_equal(baseline_approve(h, &s, err, sizeof(err)), 1);
-		sqlite3_close(h);
-	}
-	assert_int_equal(mb(f, "learn", 63, NEWBIE, 4, "read", 1, 4, 0, 1, ""),
-			 1);
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline WHERE"
-				   " status = 'approved'"),
+	assert_int_equal(q(f, N_NEW), 1);
+	assert_int_equal(
+		sqlite3_open_v2(f->fx->db, &h, SQLITE_OPEN_READWRITE, NULL),
+		SQLITE_OK);
+	assert_int_equal(approve(h, (struct baseline_sel){.all = true}), 1);
+	sqlite3_close(h);
+	OPS(f, {"learn", 63, NEWBIE, 4, "read", 1, 4, 0, 1, 0});
+	assert_int_equal(q(f, "SELECT count(*) FROM baseline WHERE"
+			      " status = 'approved'"),
 			 1);
 }
 
@@ -483,70 +489,54 @@ static void test_approve_prune(void **state)
 {
 	struct bfx *f = *state;
 	sqlite3 *h;
-	char err[256];
 	int64_t ids[2];
 
 	f->d = open_db(f);
 	learn_plant(f);
 	/* two new talkers, one with two functions; another sensor's new */
-	assert_int_equal(mb(f, "detect", 60, NEWBIE, 3, "read", 1, 4, 0, 1, ""),
-			 1);
-	assert_int_equal(mb(f, "detect", 61, NEWBIE, 4, "read", 1, 4, 0, 1, ""),
-			 1);
-	assert_int_equal(mb(f, "detect", 62, "10.3.0.98", 3, "read", 1, 4, 0,
-			    1, ""),
-			 1);
-	assert_int_equal(mb(f, "detect", 63, HMI, 3, "read", 1, 4, 500, 1, ""),
-			 1);
+	OPS(f, {"detect", 60, NEWBIE, 3, "read", 1, 4, 0, 1, 0},
+	    {"detect", 61, NEWBIE, 4, "read", 1, 4, 0, 1, 0},
+	    {"detect", 62, "10.3.0.98", 3, "read", 1, 4, 0, 1, 0},
+	    {"detect", 63, HMI, 3, "read", 1, 4, 500, 1, 0});
 	assert_int_equal(sqlite3_open_v2(f->fx->db, &h, SQLITE_OPEN_READWRITE, NULL),
 			 SQLITE_OK);
 	sqlite3_busy_timeout(h, 2000);
-	{
-		/* nothing or two selectors: refused */
-		struct baseline_sel none = {0};
-		struct baseline_sel two = {.all = true, .src = HMI};
-		assert_int_equal(baseline_approve(h, &none, err, sizeof(err)),
-				 -1);
-		assert_int_equal(baseline_approve(h, &two, err, sizeof(err)),
-				 -1);
-		assert_int_equal(baseline_prune(h, &none, err, sizeof(err)), -1);
-	}
-	{
-		/* a talker: both its rows */
-		struct baseline_sel s = {.src = NEWBIE, .dest = "10.10.1.10"};
-		assert_int_equal(baseline_approve(h, &s, err, sizeof(err)), 2);
-		assert_int_equal(baseline_approve(h, &s, err, sizeof(err)), 0);
-	}
-	{
-		/* by id: only 'new' rows change; another sensor: none */
-		struct baseline_sel s = {.sensor = "box9"};
-		ids[0] = q1(f->fx->db, "SELECT id FROM baseline WHERE src_ip ="
-				   " '10.3.0.98'");
-		ids[1] = q1(f->fx->db, "SELECT id FROM baseline WHERE function = 6");
-		s.ids = ids;
-		s.n_ids = 2;
-		assert_int_equal(baseline_approve(h, &s, err, sizeof(err)), 0);
-		s.sensor = "box1";
-		assert_int_equal(baseline_approve(h, &s, err, sizeof(err)), 1);
-	}
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline WHERE"
-				   " status = 'approved'"),
+	/* nothing or two selectors: refused */
+	assert_int_equal(approve(h, (struct baseline_sel){0}), -1);
+	assert_int_equal(approve(h, (struct baseline_sel){.all = true,
+							  .src = HMI}),
+			 -1);
+	assert_int_equal(prune(h, (struct baseline_sel){0}), -1);
+	/* a talker: both its rows */
+	assert_int_equal(approve(h, (struct baseline_sel){.src = NEWBIE,
+							  .dest = "10.10.1.10"}),
+			 2);
+	assert_int_equal(approve(h, (struct baseline_sel){.src = NEWBIE,
+							  .dest = "10.10.1.10"}),
+			 0);
+	/* by id: only 'new' rows change; another sensor: none */
+	ids[0] = q(f, "SELECT id FROM baseline WHERE src_ip = '10.3.0.98'");
+	ids[1] = q(f, "SELECT id FROM baseline WHERE function = 6");
+	assert_int_equal(approve(h, (struct baseline_sel){.sensor = "box9",
+							  .ids = ids,
+							  .n_ids = 2}),
+			 0);
+	assert_int_equal(approve(h, (struct baseline_sel){.sensor = "box1",
+							  .ids = ids,
+							  .n_ids = 2}),
+			 1);
+	assert_int_equal(q(f, "SELECT count(*) FROM baseline WHERE"
+			      " status = 'approved'"),
 			 3);
-	{
-		struct baseline_sel s = {.status = "new"};
-		assert_int_equal(baseline_prune(h, &s, err, sizeof(err)), 1);
-	}
-	{
-		struct baseline_sel s = {.before = "2015-10-22T10:01:01"};
-		/* the two learned rows (10:00:00, 10:00:01) and one approved
-		 * at 10:01:00 */
-		assert_int_equal(baseline_prune(h, &s, err, sizeof(err)), 3);
-	}
-	{
-		struct baseline_sel s = {.ids = ids, .n_ids = 1};
-		assert_int_equal(baseline_prune(h, &s, err, sizeof(err)), 1);
-	}
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline"), 1);
+	assert_int_equal(prune(h, (struct baseline_sel){.status = "new"}), 1);
+	/* the two learned rows (10:00:00, 10:00:01) and one approved at
+	 * 10:01:00 */
+	assert_int_equal(
+		prune(h, (struct baseline_sel){.before = "2015-10-22T10:01:01"}),
+		3);
+	assert_int_equal(prune(h, (struct baseline_sel){.ids = ids, .n_ids = 1}),
+			 1);
+	assert_int_equal(q(f, "SELECT count(*) FROM baseline"), 1);
 	sqlite3_close(h);
 }
 
@@ -595,23 +585,23 @@ static void test_upgrade_from_3(void **state)
 	assert_int_equal(sqlite3_exec(h, schema_v3, NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(h);
-	assert_int_equal(q1(f->fx->db, "PRAGMA user_version"), 3);
+	assert_int_equal(q(f, "PRAGMA user_version"), 3);
 	f->d = open_db(f);
-	assert_int_equal(q1(f->fx->db, "PRAGMA user_version"), 4);
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM sqlite_master WHERE"
-				   " name IN ('baseline', 'obs_matrix',"
-				   " 'baseline_talker', 'baseline_status',"
-				   " 'baseline_mac', 'obs_matrix_hour')"),
+	assert_int_equal(q(f, "PRAGMA user_version"), 4);
+	assert_int_equal(q(f, "SELECT count(*) FROM sqlite_master WHERE"
+			      " name IN ('baseline', 'obs_matrix',"
+			      " 'baseline_talker', 'baseline_status',"
+			      " 'baseline_mac', 'obs_matrix_hour')"),
 			 6);
 	/* what it held is still there, and it takes observations */
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM alerts"), 1);
+	assert_int_equal(q(f, "SELECT count(*) FROM alerts"), 1);
 	learn_plant(f);
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline"), 2);
+	assert_int_equal(q(f, "SELECT count(*) FROM baseline"), 2);
 	store_db_close(f->d);
 	f->d = NULL;
 	/* opened again: no second upgrade */
 	f->d = open_db(f);
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline"), 2);
+	assert_int_equal(q(f, "SELECT count(*) FROM baseline"), 2);
 }
 
 static void test_malformed(void **state)
@@ -696,17 +686,18 @@ static void test_malformed(void **state)
 	assert_non_null(strstr(err, "\"n\""));
 	store_parser_free(p);
 	/* nothing of them stored, not even their (sensor, seq) */
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline"), 0);
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM obs_matrix"), 0);
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM ingest"), 0);
+	assert_int_equal(q(f, "SELECT count(*) FROM baseline"), 0);
+	assert_int_equal(q(f, "SELECT count(*) FROM obs_matrix"), 0);
+	assert_int_equal(q(f, "SELECT count(*) FROM ingest"), 0);
 	/* a record that is fine after them is stored */
 	learn_plant(f);
-	assert_int_equal(q1(f->fx->db, "SELECT count(*) FROM baseline"), 2);
+	assert_int_equal(q(f, "SELECT count(*) FROM baseline"), 2);
 	/* a resend of an obs: stored once */
 	f->seq = 1;
-	assert_int_equal(mb(f, "learn", 0, HMI, 3, "read", 1, 4, 0, 100, ""), 0);
-	assert_int_equal(q1(f->fx->db, "SELECT hits FROM baseline WHERE "
-				   "function = 3"),
+	assert_int_equal(mb(f, &(struct op){"learn", 0, HMI, 3, "read", 1, 4, 0,
+					    100, 0}),
+			 0);
+	assert_int_equal(q(f, "SELECT hits FROM baseline WHERE function = 3"),
 			 4);
 }
 
