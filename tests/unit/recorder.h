@@ -5,12 +5,13 @@
  * transaction log line, the order of those calls (a clock), the names of
  * every event any test raised, the hex fixture reader and the exact-length
  * heap copy every buffer goes through (so that ASan sees a read past the
- * end).
+ * end), and the last log line parsed (jansson).
  *
  * Include after <cmocka.h> and after the test file defines its dissector:
  *   static const struct mm_dissector *D = &mm_modbus_dissector;
  * Define RC_FLOW_END_ON_FREE before including to have rc_free() end the
  * flow first (as the daemon does); without it a test ends flows itself.
+ * RC_JSON_FLAGS are the jansson flags last_json() parses with.
  */
 #ifndef MM_TEST_RECORDER_H
 #define MM_TEST_RECORDER_H
@@ -22,6 +23,8 @@
 #include <string.h>
 
 #include <sys/time.h>
+
+#include <jansson.h>
 
 #include "../../common/rec.h"
 #include "../../dissectors/dissector.h"
@@ -267,6 +270,76 @@ static inline void test_every_event_raised(void **state)
 		if (!seen)
 			fail_msg("no test raises %s", D->events[i].name);
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The last log line                                                   */
+/* ------------------------------------------------------------------ */
+
+#ifndef RC_JSON_FLAGS
+/* \u0000 is valid JSON (a device may send NUL bytes) */
+#define RC_JSON_FLAGS JSON_ALLOW_NUL
+#endif
+
+/* the last log line as JSON (json_decref it); fails when it is not */
+static inline json_t *last_json(const struct rc *rc)
+{
+	json_error_t err;
+	assert_non_null(rc->last_log);
+	json_t *j = json_loads(rc->last_log, RC_JSON_FLAGS, &err);
+	if (!j)
+		fail_msg("bad JSON (%s): %s", err.text, rc->last_log);
+	return j;
+}
+
+/* a key of an object, which must be there */
+static inline json_t *jget(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	if (!v) {
+		char *s = json_dumps(o, 0);
+		fail_msg("no key \"%s\" in %s", k, s);
+	}
+	return v;
+}
+
+static inline long long ju(json_t *o, const char *k)
+{
+	json_t *v = jget(o, k);
+	if (!json_is_integer(v))
+		fail_msg("\"%s\" is not an integer", k);
+	return json_integer_value(v);
+}
+
+static inline const char *js(json_t *o, const char *k)
+{
+	json_t *v = jget(o, k);
+	if (!json_is_string(v))
+		fail_msg("\"%s\" is not a string", k);
+	return json_string_value(v);
+}
+
+static inline bool jb(json_t *o, const char *k)
+{
+	json_t *v = jget(o, k);
+	if (!json_is_boolean(v))
+		fail_msg("\"%s\" is not a boolean", k);
+	return json_is_true(v);
+}
+
+/* element i of an array member */
+static inline json_t *jidx(json_t *o, const char *k, size_t i)
+{
+	json_t *a = jget(o, k);
+	assert_true(json_is_array(a));
+	assert_true(i < json_array_size(a));
+	return json_array_get(a, i);
+}
+
+static inline void assert_absent(json_t *o, const char *k)
+{
+	if (json_object_get(o, k))
+		fail_msg("unexpected key \"%s\"", k);
 }
 
 /* ------------------------------------------------------------------ */

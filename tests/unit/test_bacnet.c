@@ -36,6 +36,8 @@ static const struct mm_dissector *D = &mm_bacnet_dissector;
 
 /* the daemon ends every flow before it frees it */
 #define RC_FLOW_END_ON_FREE
+/* one JSON object, no key twice */
+#define RC_JSON_FLAGS JSON_REJECT_DUPLICATES
 #include "recorder.h"
 
 static int n_invalid(const struct rc *rc)
@@ -47,16 +49,6 @@ static int n_invalid(const struct rc *rc)
 }
 
 /* --- the last log line, parsed --- */
-
-static json_t *last_json(const struct rc *rc)
-{
-	json_error_t err;
-	assert_non_null(rc->last_log);
-	json_t *j = json_loads(rc->last_log, JSON_REJECT_DUPLICATES, &err);
-	if (!j)
-		fail_msg("log line is not JSON (%s): %s", err.text, rc->last_log);
-	return j;
-}
 
 /* an integer field of the last log line; -1 when absent */
 static long long log_int(const struct rc *rc, const char *k)

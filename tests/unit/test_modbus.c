@@ -208,49 +208,6 @@ static void send_read_rsp(struct rc *rc, uint16_t tid, uint8_t unit)
 /* JSON helpers                                                        */
 /* ------------------------------------------------------------------ */
 
-static json_t *last_json(struct rc *rc)
-{
-	json_error_t err;
-	assert_non_null(rc->last_log);
-	/* \u0000 is valid JSON (a device may send NUL bytes) */
-	json_t *j = json_loads(rc->last_log, JSON_ALLOW_NUL, &err);
-	if (!j)
-		fail_msg("bad JSON (%s): %s", err.text, rc->last_log);
-	return j;
-}
-
-static json_t *jget(json_t *o, const char *k)
-{
-	json_t *v = json_object_get(o, k);
-	if (!v) {
-		char *s = json_dumps(o, 0);
-		fail_msg("no key \"%s\" in %s", k, s);
-	}
-	return v;
-}
-
-static long long ju(json_t *o, const char *k)
-{
-	json_t *v = jget(o, k);
-	if (!json_is_integer(v))
-		fail_msg("\"%s\" is not an integer", k);
-	return json_integer_value(v);
-}
-
-static const char *js(json_t *o, const char *k)
-{
-	json_t *v = jget(o, k);
-	if (!json_is_string(v))
-		fail_msg("\"%s\" is not a string", k);
-	return json_string_value(v);
-}
-
-static void assert_absent(json_t *o, const char *k)
-{
-	if (json_object_get(o, k))
-		fail_msg("unexpected key \"%s\"", k);
-}
-
 static void assert_ints(json_t *arr, const long long *want, size_t n)
 {
 	assert_true(json_is_array(arr));
