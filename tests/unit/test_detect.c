@@ -23,6 +23,8 @@
 
 #include "../../daemon/sensor.h"
 
+#include "cfg_fixture.h"
+
 struct mm_sensor mm; /* the sensor's state: ours to set up here */
 
 static const char zones_yaml[] =
@@ -858,19 +860,8 @@ static int load(const char *text, char *err, size_t n)
 {
 	char path[64];
 	struct mm_cfg c;
-	FILE *fp;
-	int rc;
 
-	snprintf(path, sizeof(path), "/tmp/mm-test-detect-%d.yaml", (int)getpid());
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	fputs(text, fp);
-	fclose(fp);
-	mm_cfg_defaults(&c);
-	err[0] = 0;
-	rc = mm_cfg_load(&c, path, err, n);
-	unlink(path);
-	return rc;
+	return fx_cfg_load(&c, text, "detect", path, sizeof(path), err, n);
 }
 
 static void test_settings(void **state)

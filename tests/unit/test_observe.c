@@ -24,6 +24,8 @@
 
 #include "../../daemon/sensor.h"
 
+#include "cfg_fixture.h"
+
 struct mm_sensor mm; /* the sensor's state: ours to set up here */
 
 static const char zones_yaml[] =
@@ -193,6 +195,33 @@ static bool has(int i, const char *k)
 	return json_object_get(recs[i], k) != NULL;
 }
 
+/* a member a record must have: a string (S) or an integer (I) */
+struct want {
+	const char *k;
+	const char *s; /* NULL: the integer i */
+	long long i;
+};
+#define S(k, v) {k, v, 0}
+#define I(k, v) {k, NULL, v}
+
+static void expect_n(int i, const struct want *w, size_t n)
+{
+	for (size_t j = 0; j < n; j++) {
+		const char *s = w[j].s ? s_of(i, w[j].k) : NULL;
+		if (w[j].s && (!s || strcmp(s, w[j].s)))
+			fail_msg("record %d \"%s\": \"%s\", want \"%s\"", i,
+				 w[j].k, s ? s : "(none)", w[j].s);
+		if (!w[j].s && i_of(i, w[j].k) != w[j].i)
+			fail_msg("record %d \"%s\": %lld, want %lld", i,
+				 w[j].k, i_of(i, w[j].k), w[j].i);
+	}
+}
+/* record i has these members: EXPECT(0, S("what", "op"), I("n", 1)) */
+#define EXPECT(i, ...)                                                        \
+	expect_n(i, (const struct want[]){__VA_ARGS__},                       \
+		 sizeof((const struct want[]){__VA_ARGS__}) /                 \
+			 sizeof(struct want))
+
 /* ---------------- tests ---------------- */
 
 /* the first sighting is reported at once: n 1, interval 0, every field */
@@ -201,25 +230,15 @@ static void test_first_report(void **state)
 	(void)state;
 	read_at(T0 + 0.25, 7);
 	assert_int_equal(n_recs, 1);
-	assert_string_equal(s_of(0, "what"), "op");
-	assert_string_equal(s_of(0, "mode"), "detect");
-	assert_string_equal(s_of(0, "timestamp"), "2026-04-01T08:00:00.250000Z");
-	assert_string_equal(s_of(0, "first_seen"), "2026-04-01T08:00:00.250000Z");
-	assert_string_equal(s_of(0, "src_ip"), "10.3.0.10");
-	assert_string_equal(s_of(0, "dest_ip"), "10.10.1.10");
-	assert_int_equal(i_of(0, "dest_port"), 502);
-	assert_string_equal(s_of(0, "src_zone"), "scada");
-	assert_string_equal(s_of(0, "dest_zone"), "line1");
-	assert_string_equal(s_of(0, "proto"), "modbus");
-	assert_string_equal(s_of(0, "op"), "read");
-	assert_string_equal(s_of(0, "verdict"), "allowed");
-	assert_int_equal(i_of(0, "function"), 3);
-	assert_string_equal(s_of(0, "function_name"), "read_holding_registers");
-	assert_int_equal(i_of(0, "unit"), 1);
-	assert_int_equal(i_of(0, "space"), 4);
-	assert_int_equal(i_of(0, "addr"), 7);
-	assert_int_equal(i_of(0, "count"), 1);
-	assert_int_equal(i_of(0, "n"), 1);
+	EXPECT(0, S("what", "op"), S("mode", "detect"),
+	       S("timestamp", "2026-04-01T08:00:00.250000Z"),
+	       S("first_seen", "2026-04-01T08:00:00.250000Z"),
+	       S("src_ip", "10.3.0.10"), S("dest_ip", "10.10.1.10"),
+	       I("dest_port", 502), S("src_zone", "scada"),
+	       S("dest_zone", "line1"), S("proto", "modbus"), S("op", "read"),
+	       S("verdict", "allowed"), I("function", 3),
+	       S("function_name", "read_holding_registers"), I("unit", 1),
+	       I("space", 4), I("addr", 7), I("count", 1), I("n", 1));
 	assert_true(d_of(0, "interval") == 0);
 	assert_false(has(0, "peak_per_s")); /* reads have none */
 	assert_int_equal(mm.st.obs_keys, 1);
@@ -255,19 +274,17 @@ static void test_interval_reports(void **state)
 	assert_int_equal(n_recs, 2);
 	read_at(T0 + 60, 2);      /* the minute is up: report before counting */
 	assert_int_equal(n_recs, 3);
-	assert_int_equal(i_of(2, "addr"), 1);
-	assert_int_equal(i_of(2, "n"), 2);
+	EXPECT(2, I("addr", 1), I("n", 2),
+	       S("timestamp", "2026-04-01T08:00:20.000000Z"),
+	       S("first_seen", "2026-04-01T08:00:00.000000Z"));
 	assert_true(d_of(2, "interval") == 60);
-	assert_string_equal(s_of(2, "timestamp"), "2026-04-01T08:00:20.000000Z");
-	assert_string_equal(s_of(2, "first_seen"), "2026-04-01T08:00:00.000000Z");
 	/* address 2 had nothing pending at the tick (only its first
 	 * report): the op at T0+60 is reported at exit, interval counted
 	 * from its own last report (T0+30) */
 	at(T0 + 70.5);
 	observe_finish();
 	assert_int_equal(n_recs, 4);
-	assert_int_equal(i_of(3, "addr"), 2);
-	assert_int_equal(i_of(3, "n"), 1);
+	EXPECT(3, I("addr", 2), I("n", 1));
 	assert_true(d_of(3, "interval") == 40.5);
 	assert_int_equal(mm.st.obs_reports, 4);
 	/* nothing pending: a second finish sends nothing */
@@ -290,16 +307,13 @@ static void test_peak_per_s(void **state)
 	at(T0 + 61);
 	observe_finish();
 	assert_int_equal(n_recs, 2);
-	assert_int_equal(i_of(1, "n"), 9);
-	assert_int_equal(i_of(1, "peak_per_s"), 5);
-	assert_string_equal(s_of(1, "op"), "write");
+	EXPECT(1, I("n", 9), I("peak_per_s", 5), S("op", "write"));
 	/* the next report starts over */
 	write_at(T0 + 70);
 	write_at(T0 + 71);
 	at(T0 + 80);
 	observe_finish();
-	assert_int_equal(i_of(2, "n"), 2);
-	assert_int_equal(i_of(2, "peak_per_s"), 1);
+	EXPECT(2, I("n", 2), I("peak_per_s", 1));
 }
 
 /* a full table: the least recently used key reports what it holds, then
@@ -319,11 +333,9 @@ static void test_eviction(void **state)
 	read_at(T0 + 4, 3);       /* C: B goes */
 	assert_int_equal(mm.st.obs_evictions, 1);
 	assert_int_equal(n_recs, 4);
-	assert_int_equal(i_of(2, "addr"), 2);
-	assert_int_equal(i_of(2, "n"), 1);
+	EXPECT(2, I("addr", 2), I("n", 1));
 	assert_true(d_of(2, "interval") == 3);
-	assert_int_equal(i_of(3, "addr"), 3);
-	assert_int_equal(i_of(3, "n"), 1);
+	EXPECT(3, I("addr", 3), I("n", 1));
 	/* A is still there: counted, not new */
 	read_at(T0 + 5, 1);
 	assert_int_equal(n_recs, 4);
@@ -333,13 +345,11 @@ static void test_eviction(void **state)
 	read_at(T0 + 6, 2);
 	assert_int_equal(mm.st.obs_evictions, 2);
 	assert_int_equal(n_recs, 5);
-	assert_int_equal(i_of(4, "addr"), 2);
-	assert_int_equal(i_of(4, "n"), 1);
+	EXPECT(4, I("addr", 2), I("n", 1));
 	at(T0 + 7);
 	observe_finish();         /* A's two since its first report */
 	assert_int_equal(n_recs, 6);
-	assert_int_equal(i_of(5, "addr"), 1);
-	assert_int_equal(i_of(5, "n"), 2);
+	EXPECT(5, I("addr", 1), I("n", 2));
 }
 
 /* interval 0 marks a first report only: a later report in the same
@@ -355,8 +365,7 @@ static void test_interval_never_zero(void **state)
 	read_at(T0, 1);
 	read_at(T0, 2);           /* evicts address 1 with n 1 */
 	assert_int_equal(n_recs, 3);
-	assert_int_equal(i_of(1, "addr"), 1);
-	assert_int_equal(i_of(1, "n"), 1);
+	EXPECT(1, I("addr", 1), I("n", 1));
 	assert_true(d_of(1, "interval") == 0.001);
 	assert_true(d_of(2, "interval") == 0);
 }
@@ -381,12 +390,9 @@ static void test_learn_for(void **state)
 	assert_int_equal(mm.st.obs_mode_switches, 1);
 	assert_string_equal(observe_mode_name(), "detect");
 	assert_int_equal(n_recs, 3);
-	assert_string_equal(s_of(1, "mode"), "learn");
-	assert_int_equal(i_of(1, "addr"), 1);
-	assert_int_equal(i_of(1, "n"), 2);
+	EXPECT(1, S("mode", "learn"), I("addr", 1), I("n", 2));
 	assert_true(d_of(1, "interval") == 100);
-	assert_string_equal(s_of(2, "mode"), "detect");
-	assert_int_equal(i_of(2, "addr"), 2);
+	EXPECT(2, S("mode", "detect"), I("addr", 2));
 	read_at(T0 + 5000, 3);
 	assert_int_equal(mm.st.obs_mode_switches, 1);
 }
@@ -418,12 +424,9 @@ static void test_service(void **state)
 	observe_service(IPPROTO_TCP, PC, PLC, 445, POLICY_NO_CONDUIT);
 	observe_service(IPPROTO_TCP, PC, PLC, 445, POLICY_NO_CONDUIT);
 	assert_int_equal(n_recs, 1);
-	assert_string_equal(s_of(0, "what"), "service");
-	assert_string_equal(s_of(0, "proto"), "tcp/445");
-	assert_string_equal(s_of(0, "op"), "other");
-	assert_string_equal(s_of(0, "verdict"), "no_conduit");
-	assert_string_equal(s_of(0, "src_zone"), "it");
-	assert_int_equal(i_of(0, "dest_port"), 445);
+	EXPECT(0, S("what", "service"), S("proto", "tcp/445"), S("op", "other"),
+	       S("verdict", "no_conduit"), S("src_zone", "it"),
+	       I("dest_port", 445));
 	assert_false(has(0, "function"));
 	observe_service(IPPROTO_ICMP, PC, PLC, 0, POLICY_NO_CONDUIT);
 	assert_string_equal(s_of(1, "proto"), "icmp");
@@ -445,11 +448,9 @@ static void test_mac(void **state)
 	observe_mac(PC, zone_lookup(mm.zones, PC, &h), mac);
 	observe_mac(IP(192, 168, 9, 9), NULL, mac);
 	assert_int_equal(n_recs, 3);
-	assert_string_equal(s_of(0, "what"), "mac");
-	assert_string_equal(s_of(0, "ip"), "10.10.1.10");
-	assert_string_equal(s_of(0, "mac"), "00:80:f4:01:02:03");
-	assert_string_equal(s_of(0, "zone"), "line1");
-	assert_string_equal(s_of(0, "archetype"), "seigyo");
+	EXPECT(0, S("what", "mac"), S("ip", "10.10.1.10"),
+	       S("mac", "00:80:f4:01:02:03"), S("zone", "line1"),
+	       S("archetype", "seigyo"));
 	assert_true(json_is_true(json_object_get(recs[0], "watch")));
 	assert_true(json_is_false(json_object_get(recs[1], "watch")));
 	assert_true(json_is_null(json_object_get(recs[2], "zone")));
@@ -463,19 +464,8 @@ static char cfg_path[64];
 
 static int load(const char *yaml, struct mm_cfg *c, char *err, size_t n)
 {
-	FILE *fp;
-
-	snprintf(cfg_path, sizeof(cfg_path), "/tmp/test_observe.%d.yaml",
-		 (int)getpid());
-	fp = fopen(cfg_path, "w");
-	assert_non_null(fp);
-	fputs(yaml, fp);
-	fclose(fp);
-	mm_cfg_defaults(c);
-	err[0] = 0;
-	int rc = mm_cfg_load(c, cfg_path, err, n);
-	unlink(cfg_path);
-	return rc;
+	return fx_cfg_load(c, yaml, "observe", cfg_path, sizeof(cfg_path), err,
+			   n);
 }
 
 static void expect_error(const char *yaml, int line, const char *msg)
@@ -489,6 +479,19 @@ static void expect_error(const char *yaml, int line, const char *msg)
 		fail_msg("got '%s', want '%s...'", err, want);
 }
 
+/* the baseline: section as read (max_keys -1: not checked) */
+static void expect_obs(const struct observe_cfg *o, int mode,
+		       double learn_for, double report_interval, int max_keys,
+		       int n_watch)
+{
+	assert_int_equal(o->mode, mode);
+	assert_true(o->learn_for == learn_for);
+	assert_true(o->report_interval == report_interval);
+	if (max_keys >= 0)
+		assert_int_equal(o->max_keys, max_keys);
+	assert_int_equal(o->n_watch, n_watch);
+}
+
 static void test_settings(void **state)
 {
 	struct mm_cfg c;
@@ -497,11 +500,7 @@ static void test_settings(void **state)
 	(void)state;
 	/* the defaults */
 	mm_cfg_defaults(&c);
-	assert_int_equal(c.obs.mode, MM_OBS_DETECT);
-	assert_true(c.obs.learn_for == 0);
-	assert_true(c.obs.report_interval == 60);
-	assert_int_equal(c.obs.max_keys, 65536);
-	assert_int_equal(c.obs.n_watch, 5);
+	expect_obs(&c.obs, MM_OBS_DETECT, 0, 60, 65536, 5);
 	assert_string_equal(c.obs.watch[0], "seigyo");
 	assert_string_equal(c.obs.watch[4], "setsubi");
 
@@ -512,21 +511,14 @@ static void test_settings(void **state)
 			      "  max_keys: 1024\n"
 			      "  watch_archetypes: [hozen, seigyo]\n",
 			      &c, err, sizeof(err)), 0);
-	assert_int_equal(c.obs.mode, MM_OBS_LEARN);
-	assert_true(c.obs.learn_for == 7 * 86400);
-	assert_true(c.obs.report_interval == 30);
-	assert_int_equal(c.obs.max_keys, 1024);
-	assert_int_equal(c.obs.n_watch, 2);
+	expect_obs(&c.obs, MM_OBS_LEARN, 7 * 86400, 30, 1024, 2);
 	assert_string_equal(c.obs.watch[0], "hozen");
 	assert_string_equal(c.obs.watch[1], "seigyo");
 
 	assert_int_equal(load("baseline:\n  mode: off\n  learn_for: 12h\n"
 			      "  report_interval: 2m\n  watch_archetypes: []\n",
 			      &c, err, sizeof(err)), 0);
-	assert_int_equal(c.obs.mode, MM_OBS_OFF);
-	assert_true(c.obs.learn_for == 12 * 3600);
-	assert_true(c.obs.report_interval == 120);
-	assert_int_equal(c.obs.n_watch, 0);
+	expect_obs(&c.obs, MM_OBS_OFF, 12 * 3600, 120, -1, 0);
 	assert_int_equal(load("baseline:\n  learn_for: 90\n", &c, err, sizeof(err)), 0);
 	assert_true(c.obs.learn_for == 90);
 
