@@ -31,6 +31,14 @@ for tool in editcap sqlite3 python3; do
 	fi
 done
 T=$(tmpdir)
+# same NAME GOT WANT WHY: pass when GOT is WANT, else fail saying WHY
+same() {
+	if [ "$2" = "$3" ]; then
+		pass "$1"
+	else
+		fail "$1" "$4"
+	fi
+}
 SPID=
 cleanup() {
 	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null
@@ -49,11 +57,8 @@ editcap -B "$CUT" "$CAP" "$T/p1.pcap" && editcap -A "$CUT" "$CAP" "$T/p2.pcap"
 n1=$(capinfos -Mc "$T/p1.pcap" 2>/dev/null | awk '/Number of packets/ { print $NF }')
 n2=$(capinfos -Mc "$T/p2.pcap" 2>/dev/null | awk '/Number of packets/ { print $NF }')
 # the README's numbers: the cut at 08:15:00 falls in a quiet moment
-if [ "$n1" = 9902 ] && [ "$n2" = 3938 ]; then
-	pass baseline_cut
-else
-	fail baseline_cut "part 1 $n1 packets (want 9902), part 2 $n2 (want 3938)"
-fi
+same baseline_cut "$n1/$n2" 9902/3938 \
+	"part 1 $n1 packets (want 9902), part 2 $n2 (want 3938)"
 
 # run NAME PCAP DB [ARGS...]: the sensor over one part
 run() {
@@ -109,42 +114,29 @@ run learn "$T/p1.pcap" "$D" --learn &&
 got=$(python3 -c 'import json, sys
 d = json.loads(open(sys.argv[1]).read())["detectors"]
 print(d["raised"], d["by_detector"]["modbus.write_flood"])' "$T/detect.out" 2>&1)
-if [ "$got" = "0 0" ]; then
-	pass baseline_fixed_flood_quiet
-else
-	fail baseline_fixed_flood_quiet "the sensor's detectors raised (total, modbus.write_flood): $got"
-fi
+same baseline_fixed_flood_quiet "$got" "0 0" \
+	"the sensor's detectors raised (total, modbus.write_flood): $got"
 
 # the details that make each alert the story's
 got=$(sqlite3 "$D" "SELECT
 	json_extract(eve, '\$.alert.metadata.baseline.mac') || ' ' ||
 	json_extract(eve, '\$.asset.mac_vendor') FROM alerts
 	WHERE signature = 'asset.new'")
-if [ "$got" = "10:c5:95:0a:01:4d Lenovo" ]; then
-	pass baseline_asset_new_mac
-else
-	fail baseline_asset_new_mac "want the laptop's MAC 10:c5:95:0a:01:4d (IEEE: Lenovo), got '$got'"
-fi
+same baseline_asset_new_mac "$got" "10:c5:95:0a:01:4d Lenovo" \
+	"want the laptop's MAC 10:c5:95:0a:01:4d (IEEE: Lenovo), got '$got'"
 got=$(sqlite3 "$D" "SELECT json_extract(eve, '\$.alert.metadata.baseline.function')
 	|| ' ' || json_extract(eve, '\$.alert.metadata.baseline.addr') FROM alerts
 	WHERE signature IN ('baseline.new_function', 'baseline.new_target')
 	ORDER BY signature")
-if [ "$got" = "6 50
-6 120" ]; then
-	pass baseline_function_and_target
-else
-	fail baseline_function_and_target "want FC 6 holding 50 (new function), FC 6 holding 120 (new target), got '$got'"
-fi
+same baseline_function_and_target "$got" "6 50
+6 120" "want FC 6 holding 50 (new function), FC 6 holding 120 (new target), got '$got'"
 got=$(sqlite3 "$D" "SELECT
 	json_extract(eve, '\$.alert.metadata.learned_peak_per_s') || ' ' ||
 	json_extract(eve, '\$.alert.metadata.peak_per_s') || ' ' ||
 	json_extract(eve, '\$.alert.metadata.baseline.addr') FROM alerts
 	WHERE signature = 'modbus.write_flood'")
-if [ "$got" = "1.0 15.0 100" ]; then
-	pass baseline_learned_flood_rate
-else
-	fail baseline_learned_flood_rate "want learned peak 1/s, peak 15/s on holding 100, got '$got'"
-fi
+same baseline_learned_flood_rate "$got" "1.0 15.0 100" \
+	"want learned peak 1/s, peak 15/s on holding 100, got '$got'"
 
 # ---------------------------------------------------------------- baseline list
 # status|what|src|dest|proto|function|unit|space|addr|count|mac: the
@@ -298,21 +290,15 @@ cp "$D" "$T/pruned.db"
 "$BIN/mimamori" baseline prune --db "$T/pruned.db" --status new >"$T/prune.out" 2>&1
 st=$(sqlite3 "$T/pruned.db" "SELECT status || ' ' || count(*) FROM baseline
 	GROUP BY status ORDER BY status" | tr '\n' ',')
-if [ "$st" = "learned 17," ]; then
-	pass baseline_prune_new
-else
-	fail baseline_prune_new "want only the 17 learned rows left, got $st ($(head -c 200 "$T/prune.out"))"
-fi
+same baseline_prune_new "$st" "learned 17," \
+	"want only the 17 learned rows left, got $st ($(head -c 200 "$T/prune.out"))"
 
 # ---------------------------------------------------------------- approve
 if "$BIN/mimamori" baseline approve --db "$D" --all >"$T/approve.out" 2>&1; then
 	st=$(sqlite3 "$D" "SELECT status || ' ' || count(*) FROM baseline
 		GROUP BY status ORDER BY status" | tr '\n' ',')
-	if [ "$st" = "approved 5,learned 17," ]; then
-		pass baseline_approve_all
-	else
-		fail baseline_approve_all "want 5 approved and 17 learned rows, got $st"
-	fi
+	same baseline_approve_all "$st" "approved 5,learned 17," \
+		"want 5 approved and 17 learned rows, got $st"
 else
 	fail baseline_approve_all "$(head -c 300 "$T/approve.out")"
 fi
@@ -376,10 +362,7 @@ else
 		SPID=
 		check_alerts baseline_remote_store "$RD"
 		learned=$(sqlite3 "$RD" "SELECT count(*) FROM baseline WHERE status = 'learned'")
-		if [ "$learned" = 17 ]; then
-			pass baseline_remote_store_learned
-		else
-			fail baseline_remote_store_learned "want the 17 learned keys in the remote store, got $learned"
-		fi
+		same baseline_remote_store_learned "$learned" 17 \
+			"want the 17 learned keys in the remote store, got $learned"
 	fi
 fi
