@@ -5,12 +5,14 @@
  * transaction log line, the order of those calls (a clock), the names of
  * every event any test raised, the hex fixture reader and the exact-length
  * heap copy every buffer goes through (so that ASan sees a read past the
- * end), and the last log line parsed (jansson).
+ * end), a TCP PDU cut short in four fresh flows, and the last log line
+ * parsed (jansson).
  *
  * Include after <cmocka.h> and after the test file defines its dissector:
  *   static const struct mm_dissector *D = &mm_modbus_dissector;
  * Define RC_FLOW_END_ON_FREE before including to have rc_free() end the
- * flow first (as the daemon does); without it a test ends flows itself.
+ * flow first (as the daemon does); without it a test ends flows itself
+ * (and what flow_end raises counts as raised only where a test asked).
  * RC_JSON_FLAGS are the jansson flags last_json() parses with.
  */
 #ifndef MM_TEST_RECORDER_H
