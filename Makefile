@@ -3,12 +3,14 @@
 #   make          build bin/mimamorid, bin/mimamori-store, bin/mimamori
 #   make demo     install missing Debian packages, build, run the bundled
 #                 capture into an embedded store, print alerts per zone
-#   make test     install missing packages (tshark too), build, run all tests
+#   make test     install missing packages (tshark too), build, run all tests:
+#                 on the plain binaries, then on ASan/UBSan ones (build/san)
+#   make test SANITIZE=0   the plain pass only (quick, while developing)
 #   make bench    throughput ratios against a bare libpcap loop and libnids,
 #                 and against ndpiReader and tshark (installs bench-only
 #                 packages: tools/install-deps.sh --bench)
 #   make asan     the same binaries with AddressSanitizer/UBSan in build/san
-#   make test SANITIZE=1   the whole suite with ASan/UBSan binaries (build/san)
+#   make test SANITIZE=1   the sanitized pass only
 #   make install  PREFIX=/usr/local, DESTDIR: programs, /etc/mimamori, units
 #   make scenarios  rebuild the exercise kit's captures (pcaps/scenarios/):
 #                 generated ones bit for bit, Modbus ones recorded live (root)
@@ -156,9 +158,18 @@ demo: deps
 	@$(MAKE) --no-print-directory -s all
 	@sh tools/demo.sh
 
+# make test: the whole suite on the plain binaries, then again on ASan/UBSan
+# binaries (build/san), one summary line for both (tests/both.sh);
+# SANITIZE=0 runs only the plain pass (quick), SANITIZE=1 only the other
 test check: deps
+ifeq ($(SANITIZE),)
+	@$(MAKE) --no-print-directory -s tests-build
+	@$(MAKE) --no-print-directory -s SANITIZE=1 tests-build
+	@sh tests/both.sh
+else
 	@$(MAKE) --no-print-directory -s tests-build
 	@B=$(B) BIN=$(BIN) MM_SANITIZE=$(SANITIZE) sh tests/run.sh
+endif
 
 # the exercise kit (pcaps/scenarios/README.md) and the learned-baseline
 # capture (pcaps/baseline/README.md): the generator's captures rewritten
