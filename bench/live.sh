@@ -65,10 +65,19 @@ case $CUT in *[!0-9]* | 0) die "CUT must be a positive number" ;; esac
 
 work=$(mktemp -d /tmp/mm-live.XXXXXX) || exit 2
 chmod 755 "$work"
-SPID=
+SPID= TPID= RPID=
+# every way out: tcpreplay and the sensor (time's children, or time
+# itself) stopped, the namespace and the files gone
 cleanup() {
-	if [ -n "$SPID" ]; then
-		kill -TERM "$SPID" 2>/dev/null
+	if [ -n "$RPID" ]; then
+		pkill -TERM -P "$RPID" 2>/dev/null # time, or tcpreplay
+		sleep 0.2
+		kill -TERM "$RPID" 2>/dev/null
+	fi
+	if [ -n "$TPID" ]; then
+		[ -n "$SPID" ] && kill -TERM "$SPID" 2>/dev/null
+		pkill -TERM -P "$TPID" 2>/dev/null
+		kill -TERM "$TPID" 2>/dev/null
 		wait "$TPID" 2>/dev/null
 	fi
 	ip netns del "$NS" 2>/dev/null
@@ -199,13 +208,18 @@ for buf in $BUFFERS; do
 			rarg="--pps=$rate --pps-multi=$multi"
 		fi
 		# shellcheck disable=SC2086
+		# in the background: a signal to this script is handled at
+		# once (wait returns), not after the replay
 		(timed "$work/$tag.rcpu" ip netns exec "$NS" tcpreplay -i mmtx $rarg "$PCAP" \
-			>"$work/$tag.tr" 2>&1)
+			>"$work/$tag.tr" 2>&1) &
+		RPID=$!
+		wait $RPID
+		RPID=
 		sleep 1 # the ring's last block (100 ms timeout) and the queues
 		kill -TERM "$SPID"
 		wait $TPID
 		src=$?
-		SPID=
+		SPID= TPID=
 		[ $src = 0 ] || { tail -5 "$work/$tag.err" >&2; echo "bench-live: the sensor exited $src" >&2; }
 		sent=$(tr_val "$work/$tag.tr" sent) pps=$(tr_val "$work/$tag.tr" pps)
 		mbps=$(tr_val "$work/$tag.tr" mbps) failed=$(tr_val "$work/$tag.tr" failed)
