@@ -28,7 +28,7 @@ static char *log_dir;
  * reload counts in zone_reloads).  A relayed sender (BACnet's forwarded
  * NPDUs) changes src per PDU: those records are built as they come.
  */
-#define HDR_SLOTS 1024 /* a power of two */
+#define HDR_SLOTS 4096 /* a power of two; 1 MiB, only with logs on */
 #define HDR_MAX 240
 struct hdr_slot {
 	uint64_t flow_id;      /* 0: empty (flow ids start at 1) */
