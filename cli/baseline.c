@@ -170,11 +170,6 @@ static const char *col(sqlite3_stmt *st, int i)
 	return (const char *)sqlite3_column_text(st, i);
 }
 
-static const char *dash(const char *s)
-{
-	return s && *s ? s : "-";
-}
-
 /* a column as JSON: integer, real, text or null as stored */
 static json_t *jcol(sqlite3_stmt *st, int i)
 {
@@ -240,12 +235,12 @@ static void list_row(struct table *t, sqlite3_stmt *st)
 	bool mac = !strcmp(col(st, L_WHAT), "mac");
 
 	snprintf(id, sizeof(id), "%lld", sqlite3_column_int64(st, L_ID));
-	snprintf(src, sizeof(src), "%s (%s)", dash(col(st, L_SRC)),
-		 dash(col(st, L_SZONE)));
+	snprintf(src, sizeof(src), "%s (%s)", cli_dash(col(st, L_SRC)),
+		 cli_dash(col(st, L_SZONE)));
 	if (mac) {
 		dst[0] = '\0';
 		snprintf(fn, sizeof(fn), "-");
-		snprintf(target, sizeof(target), "%s%s%s", dash(col(st, L_MAC)),
+		snprintf(target, sizeof(target), "%s%s%s", cli_dash(col(st, L_MAC)),
 			 col(st, L_VENDOR) ? " " : "",
 			 col(st, L_VENDOR) ? col(st, L_VENDOR) : "");
 	} else {
@@ -253,8 +248,8 @@ static void list_row(struct table *t, sqlite3_stmt *st)
 		if (sqlite3_column_type(st, L_PORT) != SQLITE_NULL)
 			snprintf(port, sizeof(port), ":%lld",
 				 sqlite3_column_int64(st, L_PORT));
-		snprintf(dst, sizeof(dst), "%s%s (%s)", dash(col(st, L_DST)),
-			 port, dash(col(st, L_DZONE)));
+		snprintf(dst, sizeof(dst), "%s%s (%s)", cli_dash(col(st, L_DST)),
+			 port, cli_dash(col(st, L_DZONE)));
 		if (sqlite3_column_type(st, L_FN) == SQLITE_NULL)
 			snprintf(fn, sizeof(fn), "-");
 		else
@@ -272,10 +267,10 @@ static void list_row(struct table *t, sqlite3_stmt *st)
 	cells[3] = src;
 	cells[4] = mac ? "" : "->";
 	cells[5] = dst;
-	cells[6] = mac ? "mac" : dash(col(st, L_PROTO));
-	cells[7] = mac ? "-" : dash(col(st, L_OP));
+	cells[6] = mac ? "mac" : cli_dash(col(st, L_PROTO));
+	cells[7] = mac ? "-" : cli_dash(col(st, L_OP));
 	cells[8] = fn;
-	cells[9] = dash(target);
+	cells[9] = cli_dash(target);
 	cells[10] = hits;
 	cells[11] = first;
 	cells[12] = last;
@@ -309,12 +304,9 @@ static int cmd_list(const struct bopts *o)
 		sqlite3_close(db);
 		return 1;
 	}
-	sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":sensor"),
-			  o->sensor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":status"),
-			  o->status, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":what"),
-			  o->what, -1, SQLITE_STATIC);
+	cli_bind_named(st, ":sensor", o->sensor);
+	cli_bind_named(st, ":status", o->status);
+	cli_bind_named(st, ":what", o->what);
 	if (!o->json)
 		t = table_new(13, hdr, "rllllllllrrll");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -52,6 +52,13 @@ int cli_time_opt(const char *prog, const char *opt, const char *arg,
 /* "2015-10-22T10:00:01.123456Z" -> "2015-10-22 10:00:01" */
 void cli_short_ts(char *out, size_t len, const char *ts);
 
+/* s, or "-" when it is NULL or empty (a table's cell) */
+const char *cli_dash(const char *s);
+
+/* v bound to the statement's parameter name (":sensor"), if it has one;
+ * NULL leaves it NULL */
+void cli_bind_named(sqlite3_stmt *st, const char *name, const char *v);
+
 /* j as one compact JSON line on stdout (nothing if NULL), then freed */
 void cli_print_json(json_t *j);
 

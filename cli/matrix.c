@@ -95,10 +95,8 @@ static int read_rows(sqlite3 *db, const char *hour, const char *sensor,
 			sqlite3_errmsg(db));
 		return -1;
 	}
-	sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":hour"), hour,
-			  -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":sensor"),
-			  sensor, -1, SQLITE_STATIC);
+	cli_bind_named(st, ":hour", hour);
+	cli_bind_named(st, ":sensor", sensor);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (n == cap) {
 			size_t nc = cap ? cap * 2 : 32;

@@ -397,11 +397,6 @@ static void short_ts(char *out, size_t len, const char *ts)
 	snprintf(out, len, "%.10s %.8s", ts, ts + 11);
 }
 
-static const char *zone_or_dash(const char *z)
-{
-	return z && *z ? z : "-";
-}
-
 /* ---------------- filters ---------------- */
 
 /*
@@ -454,27 +449,20 @@ static void filter_where(const struct opts *o, char *w, size_t len)
 #undef ADD
 }
 
-static void bind_named(sqlite3_stmt *st, const char *name, const char *v)
-{
-	int i = sqlite3_bind_parameter_index(st, name);
-
-	if (i && v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-}
 
 static void filter_bind(sqlite3_stmt *st, const struct opts *o)
 {
 	int i;
 
-	bind_named(st, ":zone", o->zone);
-	bind_named(st, ":from_zone", o->from_zone);
-	bind_named(st, ":to_zone", o->to_zone);
-	bind_named(st, ":sensor", o->sensor);
-	bind_named(st, ":site", o->site);
-	bind_named(st, ":signature", o->signature);
-	bind_named(st, ":since", o->since[0] ? o->since : NULL);
-	bind_named(st, ":until", o->until[0] ? o->until : NULL);
-	bind_named(st, ":host", o->host);
+	cli_bind_named(st, ":zone", o->zone);
+	cli_bind_named(st, ":from_zone", o->from_zone);
+	cli_bind_named(st, ":to_zone", o->to_zone);
+	cli_bind_named(st, ":sensor", o->sensor);
+	cli_bind_named(st, ":site", o->site);
+	cli_bind_named(st, ":signature", o->signature);
+	cli_bind_named(st, ":since", o->since[0] ? o->since : NULL);
+	cli_bind_named(st, ":until", o->until[0] ? o->until : NULL);
+	cli_bind_named(st, ":host", o->host);
 	if ((i = sqlite3_bind_parameter_index(st, ":severity")))
 		sqlite3_bind_int(st, i, o->severity);
 	if ((i = sqlite3_bind_parameter_index(st, ":min_sev")))
@@ -508,7 +496,7 @@ static void endpoint_text(char *out, size_t len, const char *ip, int has_port,
 
 	if (has_port)
 		snprintf(p, sizeof(p), ":%d", port);
-	snprintf(out, len, "%s%s (%s)", ip ? ip : "?", p, zone_or_dash(zone));
+	snprintf(out, len, "%s%s (%s)", ip ? ip : "?", p, cli_dash(zone));
 }
 
 /* the stored EVE record with what the row adds: count, first/last, site */
@@ -776,7 +764,7 @@ static int zones_defs(sqlite3 *db, const struct opts *o, struct zrows *z)
 
 	if (!st)
 		return -1;
-	bind_named(st, ":site", o->site);
+	cli_bind_named(st, ":site", o->site);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		char err[256];
 		const char *yaml = col(st, 1);
@@ -931,7 +919,7 @@ static int cmd_zones(sqlite3 *db, const struct opts *o)
 					  r->sev[2], r->sev[3], r->alerts,
 					  r->events};
 			cells[0] = r->site;
-			cells[1] = zone_or_dash(r->zone);
+			cells[1] = cli_dash(r->zone);
 			cells[2] = r->name ? r->name : "";
 			cells[3] = r->strength ? r->strength : "-";
 			for (int k = 0; k < 7; k++) {
@@ -1108,7 +1096,7 @@ static int cmd_sensors(sqlite3 *db, const struct opts *o)
 
 	if (!st)
 		return 1;
-	bind_named(st, ":site", o->site);
+	cli_bind_named(st, ":site", o->site);
 	if (!o->json)
 		t = table_new(11, hdr, "lllllrrrrrl");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1241,9 +1229,9 @@ static int cmd_assets(sqlite3 *db, const struct opts *o)
 		     " ORDER BY zone IS NULL, zone, ip, sensor");
 	if (!st)
 		return 1;
-	bind_named(st, ":zone", o->zone);
-	bind_named(st, ":sensor", o->sensor);
-	bind_named(st, ":site", o->site);
+	cli_bind_named(st, ":zone", o->zone);
+	cli_bind_named(st, ":sensor", o->sensor);
+	cli_bind_named(st, ":site", o->site);
 	if (!o->json)
 		t = table_new(7, hdr, "lllllll");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1265,7 +1253,7 @@ static int cmd_assets(sqlite3 *db, const struct opts *o)
 		facts_summary(col(st, 6), facts, sizeof(facts));
 		cells[0] = col(st, 0);
 		cells[1] = col(st, 1) ? col(st, 1) : "-";
-		cells[2] = zone_or_dash(col(st, 2));
+		cells[2] = cli_dash(col(st, 2));
 		cells[3] = first;
 		cells[4] = last;
 		cells[5] = col(st, 5);
@@ -1639,6 +1627,19 @@ sqlite3 *cli_open_v4(const char *path, bool write)
 		return NULL;
 	}
 	return db;
+}
+
+const char *cli_dash(const char *s)
+{
+	return s && *s ? s : "-";
+}
+
+void cli_bind_named(sqlite3_stmt *st, const char *name, const char *v)
+{
+	int i = sqlite3_bind_parameter_index(st, name);
+
+	if (i && v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
 }
 
 void cli_print_json(json_t *j)

@@ -160,39 +160,39 @@ static void write_at(double t)
 	op_at(t, SCADA, MM_OP_WRITE, 6, 100);
 }
 
+/* record i's member k (NULL: none) */
+static json_t *member(int i, const char *k)
+{
+	assert_true(i < n_recs);
+	return json_object_get(recs[i], k);
+}
+
 static const char *s_of(int i, const char *k)
 {
-	json_t *v;
+	json_t *v = member(i, k);
 
-	assert_true(i < n_recs);
-	v = json_object_get(recs[i], k);
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
 static long long i_of(int i, const char *k)
 {
-	json_t *v;
+	json_t *v = member(i, k);
 
-	assert_true(i < n_recs);
-	v = json_object_get(recs[i], k);
 	assert_true(json_is_integer(v));
 	return json_integer_value(v);
 }
 
 static double d_of(int i, const char *k)
 {
-	json_t *v;
+	json_t *v = member(i, k);
 
-	assert_true(i < n_recs);
-	v = json_object_get(recs[i], k);
 	assert_true(json_is_number(v));
 	return json_number_value(v);
 }
 
 static bool has(int i, const char *k)
 {
-	assert_true(i < n_recs);
-	return json_object_get(recs[i], k) != NULL;
+	return member(i, k) != NULL;
 }
 
 /* a member a record must have: a string (S) or an integer (I) */
@@ -316,15 +316,21 @@ static void test_peak_per_s(void **state)
 	EXPECT(2, I("n", 2), I("peak_per_s", 1));
 }
 
+/* the module started again with a table of n keys */
+static void with_max_keys(int n)
+{
+	struct observe_cfg c = base_cfg();
+
+	c.max_keys = n;
+	assert_int_equal(observe_init(&c), 0);
+}
+
 /* a full table: the least recently used key reports what it holds, then
  * gives up its slot; counted */
 static void test_eviction(void **state)
 {
-	struct observe_cfg c = base_cfg();
-
 	(void)state;
-	c.max_keys = 2;
-	assert_int_equal(observe_init(&c), 0);
+	with_max_keys(2);
 	read_at(T0, 1);           /* A */
 	read_at(T0 + 1, 2);       /* B */
 	read_at(T0 + 2, 2);       /* B pending 1 */
@@ -356,11 +362,8 @@ static void test_eviction(void **state)
  * instant (evicted at once) says 0.001 */
 static void test_interval_never_zero(void **state)
 {
-	struct observe_cfg c = base_cfg();
-
 	(void)state;
-	c.max_keys = 1;
-	assert_int_equal(observe_init(&c), 0);
+	with_max_keys(1);
 	read_at(T0, 1);
 	read_at(T0, 1);
 	read_at(T0, 2);           /* evicts address 1 with n 1 */
