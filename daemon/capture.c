@@ -337,6 +337,37 @@ static void dispatch_cb(u_char *user, const struct pcap_pkthdr *h,
 	handle_frame(h, bytes);
 }
 
+/*
+ * A capture file through a stdio buffer of our own: libpcap reads it with
+ * fread() on a FILE with the default 4 KiB buffer, one read(2) per 4 KiB
+ * (48,500 system calls for the 190 MiB bench capture); with 256 KiB, 760.
+ * "-" is standard input, as libpcap has it.
+ */
+#define FILE_BUFFER (256 << 10)
+static pcap_t *open_file(const char *path, char *ebuf)
+{
+	FILE *fp;
+	pcap_t *p;
+
+	if (!strcmp(path, "-"))
+		return pcap_open_offline_with_tstamp_precision(
+			path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+	fp = fopen(path, "rb");
+	if (!fp) {
+		snprintf(ebuf, PCAP_ERRBUF_SIZE, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	/* before any read; glibc ignores the size unless given the buffer.
+	 * One capture file per run: a static buffer outlives its fclose */
+	static char buffer[FILE_BUFFER];
+	setvbuf(fp, buffer, _IOFBF, sizeof(buffer));
+	p = pcap_fopen_offline_with_tstamp_precision(
+		fp, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+	if (!p)
+		fclose(fp);
+	return p;
+}
+
 int capture_open(char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
@@ -346,8 +377,7 @@ int capture_open(char *err, size_t errlen)
 	if (live)
 		p = open_live(err, errlen);
 	else {
-		p = pcap_open_offline_with_tstamp_precision(
-			mm.cfg.pcap_file, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+		p = open_file(mm.cfg.pcap_file, ebuf);
 		if (!p)
 			snprintf(err, errlen, "%s", ebuf);
 	}
