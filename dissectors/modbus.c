@@ -688,8 +688,18 @@ __attribute__((format(printf, 2, 3)))
 static void target(struct pdu *p, const char *fmt, ...)
 {
 	va_list ap;
-	size_t n = mm_fmt(p->op.target, sizeof(p->op.target), "unit %u ",
-			  p->unit);
+	char *t = p->op.target;
+	size_t n = 5;
+	unsigned u = p->unit;
+
+	/* "unit N ": every request, written directly (a unit is 0-255) */
+	memcpy(t, "unit ", 5);
+	if (u >= 100)
+		t[n++] = (char)('0' + u / 100);
+	if (u >= 10)
+		t[n++] = (char)('0' + u / 10 % 10);
+	t[n++] = (char)('0' + u % 10);
+	t[n++] = ' ';
 
 	va_start(ap, fmt);
 	mm_vfmt(p->op.target + n, sizeof(p->op.target) - n, fmt, ap);
