@@ -24,6 +24,7 @@
  * (pcap_open_dead): our own loop in capture.c does the link layer.
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
@@ -117,6 +118,38 @@ static void hash_seed(void)
 		hash_k0 ^= k[0];
 		hash_k1 ^= k[1];
 	}
+}
+
+/* ---------------- half-open streams pushed out ---------------- */
+
+/*
+ * libnids keeps at most a fixed number of streams: when its table is
+ * full, a new SYN evicts the oldest stream (tcp.c, add_new_tcp), marked
+ * NIDS_TIMED_OUT, and warns (NIDS_WARN_TCP_TOOMUCH, counted by
+ * nids_warning) only when that stream's client had got past SYN_SENT.
+ * A half-open one goes without a word, so a SYN flood's evictions would
+ * go uncounted.  libnids frees every stream through nids_free_tcp_stream()
+ * by its procedure linkage table, like mkhash() above, so this definition
+ * sees each free first and hands it to libnids' own.  The one free of a
+ * stream marked NIDS_TIMED_OUT whose client is still in SYN_SENT is that
+ * eviction (libnids' idle timeouts end only half-closed streams; at exit
+ * and on a reset the mark is another).
+ */
+static void (*nids_free_real)(struct tcp_stream *);
+
+static int free_resolve(void)
+{
+	if (!nids_free_real)
+		*(void **)&nids_free_real = dlsym(RTLD_NEXT, "nids_free_tcp_stream");
+	return nids_free_real ? 0 : -1;
+}
+
+void nids_free_tcp_stream(struct tcp_stream *a)
+{
+	if (a->nids_state == NIDS_TIMED_OUT && a->client.state == TCP_SYN_SENT)
+		mm.st.tcp_half_open_evicted++;
+	if (free_resolve() == 0)
+		nids_free_real(a);
 }
 
 /* ---------------- synthetic packets ---------------- */
@@ -1002,6 +1035,11 @@ int reasm_init(char *err, size_t errlen)
 	static struct nids_chksum_ctl nochk = { 0, 0, NIDS_DONT_CHKSUM, 0 };
 
 	hash_seed(); /* before libnids makes its table */
+	if (free_resolve() < 0) { /* libnids' own free, for the one above */
+		snprintf(err, errlen, "libnids: no nids_free_tcp_stream: %s",
+			 dlerror());
+		return -1;
+	}
 	raw_handle = pcap_open_dead(DLT_RAW, 65535);
 	if (!raw_handle) {
 		snprintf(err, errlen, "pcap_open_dead failed");

@@ -100,6 +100,8 @@ struct mm_stats {
 	uint64_t tcp_gaps_abandoned; /* holes too large: stream restarted */
 	uint64_t tcp_desync;      /* framing lost, resynchronised */
 	uint64_t tcp_other_packets; /* TCP on no dissector's port: not reassembled */
+	uint64_t tcp_half_open_evicted; /* half-open streams pushed out of a
+					 * full table (libnids: no warning) */
 	uint64_t udp_datagrams;
 	uint64_t udp_flows;
 	uint64_t udp_flows_evicted;

@@ -57,6 +57,7 @@ void mm_stats_json(struct mm_rec *r)
 	rec_uint(r, "gaps_abandoned", s->tcp_gaps_abandoned);
 	rec_uint(r, "resync", s->tcp_desync);
 	rec_uint(r, "other_packets", s->tcp_other_packets);
+	rec_uint(r, "half_open_evicted", s->tcp_half_open_evicted);
 	rec_obj_end(r);
 	rec_obj_begin(r, "udp");
 	rec_uint(r, "datagrams", s->udp_datagrams);
@@ -143,6 +144,10 @@ void mm_stats_print(FILE *f)
 		(unsigned long long)s->tcp_gaps_abandoned,
 		(unsigned long long)s->tcp_desync,
 		(unsigned long long)s->tcp_other_packets);
+	if (s->nids_warn[NIDS_WARN_TCP_TOOMUCH] || s->tcp_half_open_evicted)
+		fprintf(f, "  TCP table full (tcp.max_streams): %llu established and %llu half-open streams pushed out\n",
+			(unsigned long long)s->nids_warn[NIDS_WARN_TCP_TOOMUCH],
+			(unsigned long long)s->tcp_half_open_evicted);
 	fprintf(f, "  UDP datagrams %llu, flows %llu (evicted %llu); flows excluded %llu; libnids warnings %llu\n",
 		(unsigned long long)s->udp_datagrams, (unsigned long long)s->udp_flows,
 		(unsigned long long)s->udp_flows_evicted,

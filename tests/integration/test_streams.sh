@@ -18,7 +18,9 @@
 #           each pickup pushes out the oldest held stream, one whose request
 #           is still to come), so each of the F requests is picked up mid-
 #           stream and evicts one more: 2F - C warnings, F pickups, and all
-#           2F PDUs still dissected.
+#           2F PDUs still dissected.  The table ends holding the last C
+#           pickups, so every one of the 4000 half-open attempts was pushed
+#           out: tcp.half_open_evicted (libnids itself says nothing).
 #   rss:    peak RSS of the flood stays under the fit run's: fixed cost
 #           (the same table on an empty capture) + 1.25 x what the fit run
 #           added for its 1000 streams.  Unbounded, the flood's 4000
@@ -76,6 +78,7 @@ done
 expect_eq streams_fit_handshakes "$(stat fit tcp.streams)" 1000
 expect_eq streams_fit_no_eviction "$(stat fit libnids_warnings.tcp_too_many_streams)" 0
 expect_eq streams_fit_no_pickup "$(stat fit tcp.midstream)" 0
+expect_eq streams_fit_no_half_open_evicted "$(stat fit tcp.half_open_evicted)" 0
 expect_eq streams_fit_pdus "$(stat fit pdus.modbus)" 2000
 
 # ---- flood: evicted and counted ----
@@ -87,6 +90,7 @@ else
 	fail streams_flood_evictions_counted "tcp_too_many_streams $tm, want 2F - C = $((2 * F - M - 8))..$((2 * F - M))"
 fi
 expect_eq streams_flood_handshakes "$(stat flood tcp.streams)" $F
+expect_eq streams_flood_half_open_evicted "$(stat flood tcp.half_open_evicted)" 4000
 expect_eq streams_flood_pickups "$(stat flood tcp.midstream)" $F
 expect_eq streams_flood_pdus "$(stat flood pdus.modbus)" $((2 * F))
 # 9 packets a connection: SYN, SYN-ACK, ACK; request, response, ACK; FIN,
