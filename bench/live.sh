@@ -172,7 +172,7 @@ printf '%-7s %-7s %9s %8s %9s %8s %7s %6s %5s %9s %9s  %s\n' buffer rate \
 	"sent pps" "Mbit/s" "seen" "k.drops" "lost" "warn" "gaps" "cpu-r" "cpu-s" verdict
 rows=""
 for buf in $BUFFERS; do
-	best_pps="" best_mbps="" best_rate=""
+	best_pps="" best_mbps="" best_rate="" first_loss=""
 	for rate in $RATES; do
 		tag=$buf-$rate
 		rm -rf "$work/db" && mkdir -p "$work/db" && chmod 755 "$work/db"
@@ -241,6 +241,8 @@ for buf in $BUFFERS; do
 		printf '%-7s %-7s %9.0f %8.2f %9s %8s %7s %6s %5s %9s %9s  %s\n' "${buf}M" "$rate" \
 			"${pps:-0}" "${mbps:-0}" "$seen" "$kdrop" "$lost" "$warn" "$gaps" \
 			"${rcpu:--}" "${scpu:--}" "$verdict"
+		[ "$verdict" != clean ] && [ -z "$first_loss" ] &&
+			first_loss="$rate ($(printf '%.0f' "${pps:-0}") packets/s sent)"
 		if [ "$verdict" = clean ] && [ "$(echo "${pps:-0} ${best_pps:-0}" | awk '{ print ($1 > $2) }')" = 1 ]; then
 			best_pps=$pps best_mbps=$mbps best_rate=$rate
 		fi
@@ -248,7 +250,7 @@ for buf in $BUFFERS; do
     {\"buffer_mb\": $buf, \"rate\": \"$rate\", \"sent\": ${sent:-null}, \"failed\": ${failed:-null}, \"pps\": ${pps:-null}, \"mbps\": ${mbps:-null}, \"seen\": $seen, \"kernel_drops\": $kdrop, \"lost_before_socket\": $lost, \"libnids_warnings\": $warn, \"gaps\": $gaps, \"cpu_tcpreplay_user_sys_s\": \"${rcpu:-}\", \"cpu_sensor_user_sys_s\": \"${scpu:-}\", \"verdict\": \"$verdict\"}"
 	done
 	if [ -n "$best_pps" ]; then
-		echo "buffer ${buf} MiB: highest clean rate $best_rate: $(printf '%.0f' "$best_pps") packets/s, $best_mbps Mbit/s"
+		echo "buffer ${buf} MiB: highest clean rate $best_rate: $(printf '%.0f' "$best_pps") packets/s, $best_mbps Mbit/s${first_loss:+; first loss at $first_loss}"
 	else
 		echo "buffer ${buf} MiB: no clean rate"
 	fi
