@@ -42,7 +42,9 @@ void mm_cfg_defaults(struct mm_cfg *c)
 	c->obs.mode = MM_OBS_DETECT;
 	c->obs.learn_for = 0;
 	c->obs.report_interval = 60;
-	c->obs.max_keys = 65536;
+	c->obs.max_keys = 16384;
+	c->obs.reports_per_s = 20;
+	c->obs.report_burst = 500;
 	/* control and engineering zones (the guideline's 持ち込み機器: a
 	 * brought-in PC or a rogue device is news there, not in 情報系) */
 	c->obs.n_watch = 0;
@@ -221,6 +223,18 @@ static int set_baseline(struct cfg_parse *p, struct observe_cfg *o,
 		if (get_int(p, v, k, 16, 1 << 23, &i) < 0)
 			return -1;
 		o->max_keys = i;
+		return 0;
+	}
+	if (!strcmp(k, "reports_per_s")) {
+		if (get_int(p, v, k, 0, 1000000, &i) < 0)
+			return -1;
+		o->reports_per_s = i;
+		return 0;
+	}
+	if (!strcmp(k, "report_burst")) {
+		if (get_int(p, v, k, 1, 1 << 24, &i) < 0)
+			return -1;
+		o->report_burst = i;
 		return 0;
 	}
 	if (!strcmp(k, "watch_archetypes"))

@@ -21,6 +21,16 @@
  * quiet network reports at its next operation or at exit: a report is
  * about what was seen, and nothing was).
  *
+ * Budget: every report costs the store a parse and a few SQLite
+ * statements (~100,000 instructions), and a sweep - or a generator of
+ * random addresses - makes one new key per request.  So reports are
+ * paid for from a token bucket in packet time (baseline.reports_per_s,
+ * report_burst): a report the budget cannot pay for waits in the table,
+ * its count adding up, and goes out at a later periodic report or
+ * eviction that can (a first report then carries n > 1); the keys whose
+ * counts never went out by the end are counted (obs_unreported).  MAC
+ * records are not budgeted: at most one per host (hosts_max).
+ *
  * Mode: learn (the store records what it gets as normal), detect (the
  * store compares) or off (nothing sent, nothing kept).  learn_for makes
  * the first part of a run learn and the rest detect: at the switch the
@@ -83,6 +93,9 @@ static double t_start, t_switch, t_next;
 /* the second (packet time) from which the clock needs a look: one integer
  * compare per call (0 before the first call) */
 static int64_t t_check;
+/* the report budget: tokens now, as of packet time t_tokens */
+static double tokens, t_tokens;
+static bool budget_told;
 
 static const char *const mode_names[] = { "detect", "learn", "off" };
 static const char *const verdict_names[] = {
@@ -135,6 +148,8 @@ int observe_init(const struct observe_cfg *c)
 		return -1;
 	}
 	bucket_mask = nb - 1;
+	tokens = cfg.report_burst > 0 ? cfg.report_burst : 1;
+	t_tokens = -1;
 	return 0;
 }
 
@@ -315,14 +330,47 @@ static void report(struct obs_entry *x, double now)
 	x->reported = now;
 }
 
-/* every key seen since its last report */
+/* may one more report go out now?  (false: counted as postponed) */
+static bool budget_allows(double now)
+{
+	if (cfg.reports_per_s <= 0)
+		return true;
+	if (t_tokens < 0)
+		t_tokens = now;
+	if (now > t_tokens) {
+		tokens += (now - t_tokens) * cfg.reports_per_s;
+		if (tokens > cfg.report_burst)
+			tokens = cfg.report_burst;
+		t_tokens = now;
+	}
+	if (tokens >= 1) {
+		tokens -= 1;
+		return true;
+	}
+	mm.st.obs_deferred++;
+	if (!budget_told) {
+		budget_told = true;
+		if (!mm.cfg.quiet)
+			fprintf(stderr, "mimamorid: baseline: more new "
+				"observation keys than baseline.reports_per_s "
+				"(%g a second, %d at once) lets through: the rest "
+				"wait, counted in the statistics\n",
+				cfg.reports_per_s, cfg.report_burst);
+	}
+	return false;
+}
+
+/* every key seen since its last report, as far as the budget allows */
 static void report_pending(double now)
 {
 	if (!ent)
 		return;
 	for (uint32_t i = lru_head; i; i = ent[i - 1].lru_next)
-		if (ent[i - 1].n)
+		if (ent[i - 1].n) {
+			if (!budget_allows(now))
+				return;
 			report(&ent[i - 1], now);
+		}
 }
 
 /*
@@ -377,8 +425,12 @@ static struct obs_entry *new_key(const struct obs_key *k, uint32_t h)
 		uint32_t v = lru_tail, *pp;
 		struct obs_entry *y = &ent[v - 1];
 
-		if (y->n)
-			report(y, mm_now());
+		if (y->n) {
+			if (budget_allows(mm_now()))
+				report(y, mm_now());
+			else
+				mm.st.obs_unreported++;
+		}
 		pp = &buckets[y->hash & bucket_mask];
 		while (*pp && *pp != v)
 			pp = &ent[*pp - 1].next;
@@ -483,7 +535,8 @@ void observe_op(const struct mm_flow *f, const struct mm_ends *e,
 		if (op->function_name)
 			snprintf(x->function_name, sizeof(x->function_name),
 				 "%s", op->function_name);
-		report(x, mm_now());
+		if (budget_allows(mm_now()))
+			report(x, mm_now());
 	}
 }
 
@@ -499,7 +552,7 @@ void observe_service(uint8_t proto, uint32_t cli, uint32_t srv, uint16_t port,
 	k.proto = proto;
 	k.cls = (uint8_t)v;
 	x = count_key(&k, &fresh);
-	if (fresh)
+	if (fresh && budget_allows(mm_now()))
 		report(x, mm_now());
 }
 
@@ -540,6 +593,10 @@ void observe_mac(uint32_t ip, const struct zone *z, const uint8_t mac[6])
 
 void observe_finish(void)
 {
-	if (ent && started)
-		report_pending(mm_now());
+	if (!ent || !started)
+		return;
+	report_pending(mm_now());
+	for (uint32_t i = lru_head; i; i = ent[i - 1].lru_next)
+		if (ent[i - 1].n)
+			mm.st.obs_unreported++;
 }

@@ -35,6 +35,10 @@ struct observe_cfg {
 	double learn_for;       /* seconds: learn, then detect; 0 = no switch */
 	double report_interval; /* seconds of packet time between reports */
 	int max_keys;           /* distinct keys kept (the table, fixed) */
+	/* reports sent at most: reports_per_s on average (0: no bound),
+	 * report_burst at once; the rest wait, counted (observe.c) */
+	double reports_per_s;
+	int report_burst;
 	/* archetypes whose never-seen MACs matter (asset.new): ids */
 	int n_watch;
 	const char *watch[MM_OBS_WATCH_MAX];
@@ -127,6 +131,8 @@ struct mm_stats {
 	uint64_t obs_evictions;      /* keys dropped: the table was full */
 	uint64_t obs_mode_switches;  /* learn_for ran out: learn -> detect */
 	uint64_t obs_dropped;        /* obs records the link refused */
+	uint64_t obs_deferred;       /* reports postponed: over the budget */
+	uint64_t obs_unreported;     /* keys whose counts never went out */
 };
 
 /* one JSON object with every counter and the link's figures */

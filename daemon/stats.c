@@ -108,6 +108,8 @@ void mm_stats_json(struct mm_rec *r)
 	rec_uint(r, "evictions", s->obs_evictions);
 	rec_uint(r, "mode_switches", s->obs_mode_switches);
 	rec_uint(r, "dropped", s->obs_dropped);
+	rec_uint(r, "deferred", s->obs_deferred);
+	rec_uint(r, "unreported", s->obs_unreported);
 	rec_obj_end(r);
 	rec_obj_begin(r, "detectors");
 	rec_uint(r, "raised", detect_stats.raised);
@@ -175,6 +177,11 @@ void mm_stats_print(FILE *f)
 		(unsigned long long)s->obs_evictions,
 		(unsigned long long)s->obs_mode_switches,
 		(unsigned long long)s->obs_dropped);
+	if (s->obs_deferred || s->obs_unreported)
+		fprintf(f, "  baseline reports over the budget: %llu postponed, "
+			"%llu keys never reported (baseline.reports_per_s)\n",
+			(unsigned long long)s->obs_deferred,
+			(unsigned long long)s->obs_unreported);
 	fprintf(f, "  behaviour detectors: %llu alerts",
 		(unsigned long long)detect_stats.raised);
 	for (int i = 0, shown = 0; detect_name(i); i++)

@@ -30,7 +30,10 @@
  * bounded table of distinct keys and reports each key when it first sees
  * it in a run (n = 1, interval 0), then every report interval (packet
  * time, default 60 s) when it saw the key again (n = operations since the
- * previous report), and at exit.  One JSON object:
+ * previous report), and at exit.  Reports are rationed (baseline.
+ * reports_per_s, report_burst): one the budget cannot pay for waits, so a
+ * first report (interval 0) may carry n > 1, and a key may never be
+ * reported at all (counted by the sensor).  One JSON object:
  *
  *   "timestamp"   packet time of the last operation counted (ISO 8601)
  *   "first_seen"  packet time the sensor first saw the key in this run

@@ -358,6 +358,44 @@ static void test_eviction(void **state)
 	EXPECT(5, I("addr", 1), I("n", 2));
 }
 
+/*
+ * The report budget (token bucket in packet time): what it cannot pay for
+ * waits, its count adding up (a late first report: interval 0, n > 1),
+ * and goes out when tokens came back; what never could is counted.
+ */
+static void test_budget(void **state)
+{
+	struct observe_cfg c = base_cfg();
+
+	(void)state;
+	c.reports_per_s = 1;
+	c.report_burst = 2;
+	assert_int_equal(observe_init(&c), 0);
+	read_at(T0, 1);
+	read_at(T0, 2);
+	read_at(T0, 3);           /* no token left: waits */
+	read_at(T0 + 0.2, 3);     /* counted while waiting */
+	read_at(T0 + 0.5, 4);     /* half a token: waits */
+	assert_int_equal(n_recs, 2);
+	assert_int_equal(mm.st.obs_deferred, 2);
+	read_at(T0 + 1, 5);       /* a whole token again */
+	assert_int_equal(n_recs, 3);
+	EXPECT(2, I("addr", 5), I("n", 1));
+	/* the periodic report (T0 + 60) finds a full bucket of 2: the two
+	 * waiting keys, most recent first, as first reports */
+	read_at(T0 + 61, 1);
+	assert_int_equal(n_recs, 5);
+	EXPECT(3, I("addr", 4), I("n", 1));
+	EXPECT(4, I("addr", 3), I("n", 2));
+	assert_true(d_of(4, "interval") == 0);
+	/* address 1's new count finds no token at the end: counted */
+	at(T0 + 61);
+	observe_finish();
+	assert_int_equal(n_recs, 5);
+	assert_int_equal(mm.st.obs_unreported, 1);
+	assert_int_equal(mm.st.obs_keys, 5);
+}
+
 /* interval 0 marks a first report only: a later report in the same
  * instant (evicted at once) says 0.001 */
 static void test_interval_never_zero(void **state)
@@ -503,7 +541,9 @@ static void test_settings(void **state)
 	(void)state;
 	/* the defaults */
 	mm_cfg_defaults(&c);
-	expect_obs(&c.obs, MM_OBS_DETECT, 0, 60, 65536, 5);
+	expect_obs(&c.obs, MM_OBS_DETECT, 0, 60, 16384, 5);
+	assert_true(c.obs.reports_per_s == 20);
+	assert_int_equal(c.obs.report_burst, 500);
 	assert_string_equal(c.obs.watch[0], "seigyo");
 	assert_string_equal(c.obs.watch[4], "setsubi");
 
@@ -549,6 +589,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_peak_per_s, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eviction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interval_never_zero, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_learn_for, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_service, setup, teardown),
