@@ -308,7 +308,7 @@ static int cmd_list(const struct bopts *o)
 	cli_bind_named(st, ":status", o->status);
 	cli_bind_named(st, ":what", o->what);
 	if (!o->json)
-		t = table_new(13, hdr, "rllllllllrrll");
+		t = table_new(13, hdr, "rlllllllllrll");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (t)
 			list_row(t, st);
