@@ -532,9 +532,14 @@ void observe_op(const struct mm_flow *f, const struct mm_ends *e,
 			x->peak = x->sec_n;
 	}
 	if (fresh) {
-		if (op->function_name)
-			snprintf(x->function_name, sizeof(x->function_name),
-				 "%s", op->function_name);
+		if (op->function_name) {
+			/* snprintf("%s") cost ~600 instructions here, on
+			 * every new key (a sweep makes one per request) */
+			size_t l = strnlen(op->function_name,
+					   sizeof(x->function_name) - 1);
+			memcpy(x->function_name, op->function_name, l);
+			x->function_name[l] = '\0';
+		}
 		if (budget_allows(mm_now()))
 			report(x, mm_now());
 	}
