@@ -1,4 +1,6 @@
 /* fmt.c - see fmt.h */
+#include <stdint.h>
+
 #include "fmt.h"
 
 struct out {
@@ -35,7 +37,41 @@ static void put_uint(struct out *o, unsigned long v, unsigned base, int width)
 		put(o, tmp[--n]);
 }
 
-size_t mm_vfmt(char *buf, size_t len, const char *fmt, va_list ap)
+/*
+ * Where the arguments come from: the caller's va_list (mm_vfmt) or an
+ * array captured earlier (mm_afmt, mm_fmt_capture); a missing array
+ * entry reads as 0 / NULL.
+ */
+struct src {
+	va_list *ap;
+	const union mm_fmt_arg *a;
+	size_t i, n;
+};
+
+static inline const char *next_s(struct src *s)
+{
+	if (s->ap)
+		return va_arg(*s->ap, const char *);
+	return s->i < s->n ? s->a[s->i++].s : NULL;
+}
+
+static inline unsigned next_u(struct src *s)
+{
+	if (s->ap)
+		return va_arg(*s->ap, unsigned);
+	return s->i < s->n ? s->a[s->i++].u : 0;
+}
+
+static inline int next_d(struct src *s)
+{
+	if (s->ap)
+		return va_arg(*s->ap, int);
+	return s->i < s->n ? s->a[s->i++].d : 0;
+}
+
+/* inlined into each caller: the source's branches fold away */
+static inline __attribute__((always_inline)) size_t
+fmt_core(char *buf, size_t len, const char *fmt, struct src *sa)
 {
 	struct out o = { buf, buf + (len ? len - 1 : 0) };
 
@@ -54,16 +90,16 @@ size_t mm_vfmt(char *buf, size_t len, const char *fmt, va_list ap)
 			width = width * 10 + (*f++ - '0');
 		switch (*f) {
 		case 's': {
-			const char *s = va_arg(ap, const char *);
+			const char *s = next_s(sa);
 			for (s = s ? s : "(null)"; *s; s++)
 				put(&o, *s);
 			break;
 		}
 		case 'u':
-			put_uint(&o, va_arg(ap, unsigned), 10, width);
+			put_uint(&o, next_u(sa), 10, width);
 			break;
 		case 'd': {
-			int v = va_arg(ap, int);
+			int v = next_d(sa);
 			if (v < 0) {
 				put(&o, '-');
 				put_uint(&o, -(unsigned long)(long)v, 10, width);
@@ -73,7 +109,7 @@ size_t mm_vfmt(char *buf, size_t len, const char *fmt, va_list ap)
 			break;
 		}
 		case 'x':
-			put_uint(&o, va_arg(ap, unsigned), 16, width);
+			put_uint(&o, next_u(sa), 16, width);
 			break;
 		case '%':
 			put(&o, '%');
@@ -90,6 +126,88 @@ size_t mm_vfmt(char *buf, size_t len, const char *fmt, va_list ap)
 	}
 	*o.p = '\0';
 	return (size_t)(o.p - buf);
+}
+
+size_t mm_vfmt(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	va_list aq;
+	size_t n;
+
+	va_copy(aq, ap);
+	struct src sa = { &aq, NULL, 0, 0 };
+	n = fmt_core(buf, len, fmt, &sa);
+	va_end(aq);
+	return n;
+}
+
+size_t mm_afmt(char *buf, size_t len, const char *fmt,
+	       const union mm_fmt_arg *a, size_t n)
+{
+	struct src sa = { NULL, a, 0, n };
+
+	return fmt_core(buf, len, fmt, &sa);
+}
+
+/*
+ * The arguments a format reads, in order: a kind per conversion.  Formats
+ * are string constants, few, and used over and over, so the list is kept
+ * per format address in a small direct-mapped table: a capture is then a
+ * lookup and the va_args, not a walk of the text (which cost more than
+ * half of formatting it).
+ */
+enum { K_U, K_D, K_S, SIG_MAX = 8, SIG_SLOTS = 32 };
+
+struct sig {
+	const char *fmt;
+	uint8_t n;              /* conversions; SIG_MAX + 1: too many to keep */
+	uint8_t kind[SIG_MAX];
+};
+
+static _Thread_local struct sig sigs[SIG_SLOTS];
+
+static void sig_walk(const char *fmt, struct sig *g)
+{
+	g->fmt = fmt;
+	g->n = 0;
+	/* the same conversions fmt_core reads */
+	for (const char *f = fmt; *f; f++) {
+		if (*f != '%')
+			continue;
+		f++;
+		if (*f == '0')
+			f++;
+		while (*f >= '1' && *f <= '9')
+			f++;
+		if (*f == '\0')
+			break;
+		if (*f != 's' && *f != 'u' && *f != 'd' && *f != 'x')
+			continue;
+		if (g->n == SIG_MAX) {
+			g->n = SIG_MAX + 1;
+			return;
+		}
+		g->kind[g->n++] = *f == 's' ? K_S : *f == 'd' ? K_D : K_U;
+	}
+}
+
+size_t mm_fmt_capture(const char *fmt, va_list ap, union mm_fmt_arg *a,
+		      size_t max)
+{
+	struct sig *g = &sigs[((uintptr_t)fmt >> 3) % SIG_SLOTS];
+
+	if (g->fmt != fmt)
+		sig_walk(fmt, g);
+	if (g->n > max)
+		return max + 1; /* too many: the caller formats now */
+	for (size_t i = 0; i < g->n; i++) {
+		if (g->kind[i] == K_S)
+			a[i].s = va_arg(ap, const char *);
+		else if (g->kind[i] == K_D)
+			a[i].d = va_arg(ap, int);
+		else
+			a[i].u = va_arg(ap, unsigned);
+	}
+	return g->n;
 }
 
 size_t mm_fmt(char *buf, size_t len, const char *fmt, ...)

@@ -17,4 +17,22 @@
 size_t mm_vfmt(char *buf, size_t len, const char *fmt, va_list ap);
 size_t mm_fmt(char *buf, size_t len, const char *fmt, ...);
 
+/*
+ * Deferred formatting: capture the arguments now, format later (an op's
+ * target text is needed only when an alert names it).  A %s argument is
+ * kept as the pointer: it must outlive the formatting (a string constant).
+ */
+union mm_fmt_arg {
+	unsigned u;
+	int d;
+	const char *s;
+};
+/* the arguments fmt reads from ap, into a[]: their number, or max + 1
+ * (none kept that matter) when fmt needs more than max */
+size_t mm_fmt_capture(const char *fmt, va_list ap, union mm_fmt_arg *a,
+		      size_t max);
+/* mm_vfmt with the arguments from a[0..n) */
+size_t mm_afmt(char *buf, size_t len, const char *fmt,
+	       const union mm_fmt_arg *a, size_t n);
+
 #endif

@@ -212,8 +212,9 @@ static void send_alert(struct mm_flow *f, const struct mm_ends *e,
 			if (a->op->function_name)
 				rec_str(r, "function_name", a->op->function_name);
 			rec_str(r, "op", mm_op_class_names[a->op->cls]);
-			if (a->op->target[0])
-				rec_str(r, "target", a->op->target);
+			const char *t = mm_op_target(a->op);
+			if (t[0])
+				rec_str(r, "target", t);
 		}
 		if (a->detail && a->detail[0])
 			rec_str(r, "detail", a->detail);
@@ -286,7 +287,7 @@ void alert_from_op(struct mm_flow *f, enum mm_dir dir, const struct mm_op *op)
 	else if (op->cls == MM_OP_CONTROL)
 		policy_alert(f, &e, SIG_OP_CONTROL, op, v == POLICY_ALLOWED, NULL);
 	else if (op->event)
-		alert_from_event(f, dir, op->event, op->target);
+		alert_from_event(f, dir, op->event, mm_op_target(op));
 	/* scans, sweeps, floods: the pattern of allowed requests (detect.c) */
 	detect_op(f, &e, op);
 	/* what is normal here: the learned baseline (observe.c) */

@@ -778,7 +778,7 @@ static void flood_op(enum det d, struct mm_flow *f, const struct mm_ends *e,
 	snprintf(detail, sizeof(detail), "%d or more writes a second for %u "
 		 "seconds to %s %s %u (last: %s)", c->write_flood_rate, run,
 		 e->dest_str, d == DET_S7_FLOOD ? "db" :
-		 d == DET_BACNET_FLOOD ? "device" : "unit", unit, op->target);
+		 d == DET_BACNET_FLOOD ? "device" : "unit", unit, mm_op_target(op));
 	det_alert(d, f, e, &x);
 }
 
@@ -891,7 +891,8 @@ static void recon_op(struct mm_flow *f, const struct mm_ends *e,
 		  epoch_step(&s->epoch, now, c->s7_recon_window));
 	s->h.last = now;
 	h = fnv1a(FNV_INIT, &op->function, sizeof(op->function));
-	h = fnv1a(h, op->target, strnlen(op->target, sizeof(op->target)));
+	const char *t = mm_op_target(op);
+	h = fnv1a(h, t, strnlen(t, sizeof(op->target)));
 	if (!bit_add(s->items[0], s->items[1], h % RECON_BITS))
 		return; /* nothing new: no recon step */
 	n = bits_union(s->items[0], s->items[1], RECON_BITS / 64);
@@ -904,7 +905,7 @@ static void recon_op(struct mm_flow *f, const struct mm_ends *e,
 	snprintf(detail, sizeof(detail), "%u distinct SZL/block items within "
 		 "%g s from %s (zone %s, not engineering); last: %s", n,
 		 c->s7_recon_window, e->src_str,
-		 e->src_zone ? e->src_zone->id : "none", op->target);
+		 e->src_zone ? e->src_zone->id : "none", t);
 	det_alert(DET_S7_RECON, f, e, &x);
 }
 

@@ -4,6 +4,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "dissector.h"
 
@@ -11,6 +12,61 @@ void mm_emit_op(struct mm_ctx *c, const struct mm_op *op)
 {
 	if (c->ops && c->ops->op)
 		c->ops->op(c, op);
+}
+
+void mm_op_target_vdefer(struct mm_op *op, const char *fmt, va_list ap)
+{
+	int i = 0;
+	size_t n;
+	va_list aq;
+
+	while (i < MM_OP_TARGET_PARTS && op->target_fmt[i])
+		i++;
+	if (i < MM_OP_TARGET_PARTS) {
+		va_copy(aq, ap);
+		n = mm_fmt_capture(fmt, aq, op->target_arg[i], MM_OP_TARGET_ARGS);
+		va_end(aq);
+		if (n <= MM_OP_TARGET_ARGS) {
+			op->target_fmt[i] = fmt;
+			op->target_nargs[i] = (uint8_t)n;
+			return;
+		}
+	}
+	/* no room to defer it: what is deferred so far, then this, now */
+	mm_op_target(op);
+	n = strnlen(op->target, sizeof(op->target));
+	mm_vfmt(op->target + n, sizeof(op->target) - n, fmt, ap);
+}
+
+void mm_op_target_defer(struct mm_op *op, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mm_op_target_vdefer(op, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The op handed to a consumer is const, but it is the dissector's own
+ * (non-const) object or a copy of it, so filling its text in place - once,
+ * the parts are cleared - is well defined.
+ */
+const char *mm_op_target(const struct mm_op *cop)
+{
+	struct mm_op *op = (struct mm_op *)cop;
+	size_t n;
+
+	if (!op->target_fmt[0])
+		return op->target;
+	n = strnlen(op->target, sizeof(op->target));
+	for (int i = 0; i < MM_OP_TARGET_PARTS && op->target_fmt[i]; i++) {
+		n += mm_afmt(op->target + n, sizeof(op->target) - n,
+			     op->target_fmt[i], op->target_arg[i],
+			     op->target_nargs[i]);
+		op->target_fmt[i] = NULL;
+	}
+	return op->target;
 }
 
 void mm_emit_event(struct mm_ctx *c, const struct mm_event_def *ev,

@@ -14,11 +14,13 @@
 #ifndef MM_DISSECTOR_H
 #define MM_DISSECTOR_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/time.h>
 
+#include "../common/fmt.h"
 #include "../common/rec.h"
 #include "rd.h"
 
@@ -54,12 +56,25 @@ struct mm_event_def {
 	const char *cause;    /* one line: what it usually means */
 };
 
+/* deferred target text: parts, and arguments per part (mm_op_target_defer) */
+#define MM_OP_TARGET_PARTS 2
+#define MM_OP_TARGET_ARGS 4
+
 /* One classified request, handed to the zone policy. */
 struct mm_op {
 	enum mm_op_class cls;
 	unsigned function;         /* protocol function / service code */
 	const char *function_name; /* "write_single_register" */
-	char target[96];           /* human-readable: "unit 1 holding 100 x10" */
+	/*
+	 * Human-readable: "unit 1 holding 100 x10".  Read it through
+	 * mm_op_target(): a dissector may leave the formatting for later
+	 * (mm_op_target_defer), since most operations never raise an alert.
+	 */
+	char target[96];
+	/* deferred parts, appended in order by mm_op_target (fmt.h) */
+	const char *target_fmt[MM_OP_TARGET_PARTS];
+	union mm_fmt_arg target_arg[MM_OP_TARGET_PARTS][MM_OP_TARGET_ARGS];
+	uint8_t target_nargs[MM_OP_TARGET_PARTS];
 	/*
 	 * Optional: the dissector's own named event for what this request
 	 * does (s7comm.plc_stop, bacnet.reinitialize_device).  For program
@@ -115,6 +130,30 @@ static inline enum mm_dir mm_ctx_dir(const struct mm_ctx *c)
 }
 /* report a classified request (policy, op.program/op.control alerts) */
 void mm_emit_op(struct mm_ctx *c, const struct mm_op *op);
+/*
+ * Append fmt (fmt.h conversions; %s: a string constant) to op->target
+ * later, when mm_op_target() is first called: the common case - no alert,
+ * no detector naming it - never formats.  Parts are appended in the order
+ * deferred, after whatever op->target already holds.
+ */
+void mm_op_target_defer(struct mm_op *op, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void mm_op_target_vdefer(struct mm_op *op, const char *fmt, va_list ap);
+/* drop the deferred parts (the target is being written anew) */
+static inline void mm_op_target_reset(struct mm_op *op)
+{
+	for (int i = 0; i < MM_OP_TARGET_PARTS; i++)
+		op->target_fmt[i] = NULL;
+}
+/* an op's target text, formatting its deferred parts on first use (the
+ * op is the dissector's own, alive until mm_emit_op returns; a copy of
+ * it carries its parts along) */
+const char *mm_op_target(const struct mm_op *op);
+/* true when the target is empty: no text and nothing deferred */
+static inline bool mm_op_target_empty(const struct mm_op *op)
+{
+	return op->target[0] == 0 && !op->target_fmt[0];
+}
 /* report a named event; detail is a short printf-style explanation */
 void mm_emit_event(struct mm_ctx *c, const struct mm_event_def *ev,
 		   const char *fmt, ...) __attribute__((format(printf, 3, 4)));

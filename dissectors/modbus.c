@@ -683,8 +683,10 @@ static int table_code(unsigned fc)
 
 /* "unit U " + the rest: the op's target */
 __attribute__((format(printf, 2, 3)))
-/* every request's target text: mm_fmt, because snprintf here cost more
- * than parsing the PDU (common/fmt.h) */
+/* every request's target text: "unit N " now, the rest deferred
+ * (mm_op_target_defer) - formatting it on every request cost more than
+ * parsing the PDU, and only an alert reads it.  %s arguments are string
+ * constants (space_name, diag_name, devid_name). */
 static void target(struct pdu *p, const char *fmt, ...)
 {
 	va_list ap;
@@ -700,9 +702,11 @@ static void target(struct pdu *p, const char *fmt, ...)
 		t[n++] = (char)('0' + u / 10 % 10);
 	t[n++] = (char)('0' + u % 10);
 	t[n++] = ' ';
+	t[n] = '\0';
 
+	mm_op_target_reset(&p->op); /* a second call starts the text anew */
 	va_start(ap, fmt);
-	mm_vfmt(p->op.target + n, sizeof(p->op.target) - n, fmt, ap);
+	mm_op_target_vdefer(&p->op, fmt, ap);
 	va_end(ap);
 	/* the structured target: the table and range a table function
 	 * touches (decoders set p->info before calling here; FC 23: its
@@ -1189,11 +1193,8 @@ static void fc_read_file_record(struct pdu *p)
 		}
 		if (p->rec)
 			rec_arr_end(p->rec);
-		if (nsub > 1) {
-			size_t l = strlen(p->op.target);
-			snprintf(p->op.target + l, sizeof(p->op.target) - l,
-				 " +%u more", nsub - 1);
-		}
+		if (nsub > 1)
+			mm_op_target_defer(&p->op, " +%u more", nsub - 1);
 		finish(p);
 		return;
 	}
@@ -1277,11 +1278,8 @@ static void fc_write_file_record(struct pdu *p)
 	}
 	if (p->rec)
 		rec_arr_end(p->rec);
-	if (p->request && nsub > 1) {
-		size_t l = strlen(p->op.target);
-		snprintf(p->op.target + l, sizeof(p->op.target) - l,
-			 " +%u more", nsub - 1);
-	}
+	if (p->request && nsub > 1)
+		mm_op_target_defer(&p->op, " +%u more", nsub - 1);
 	finish(p);
 }
 
@@ -1740,7 +1738,7 @@ static void parse_request(struct pdu *p, uint8_t fc)
 	} else {
 		decode(p);
 	}
-	if (p->op.target[0] == 0)
+	if (mm_op_target_empty(&p->op))
 		snprintf(p->op.target, sizeof(p->op.target), "unit %u", p->unit);
 	log_s(p, "op", mm_op_class_names[p->op.cls]);
 	mm_emit_op(p->c, &p->op);

@@ -24,7 +24,7 @@ static void fz_op(struct mm_ctx *c, const struct mm_op *op)
 {
 	(void)c;
 	/* touch every byte the dissector filled in */
-	volatile size_t n = strlen(op->target) + (op->function_name ? strlen(op->function_name) : 0);
+	volatile size_t n = strlen(mm_op_target(op)) + (op->function_name ? strlen(op->function_name) : 0);
 	(void)n;
 }
 

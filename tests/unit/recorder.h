@@ -89,6 +89,7 @@ static inline void rc_op(struct mm_ctx *c, const struct mm_op *op)
 		rc->first_op_at = rc->clock;
 	if (op->event)
 		note_raised(op->event->name);
+	mm_op_target(op); /* the text as a consumer reads it */
 	if (rc->n_ops < MAX_OPS) {
 		rc->ops[rc->n_ops] = *op;
 		rc->op_dir[rc->n_ops] = c->dir;
