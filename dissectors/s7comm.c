@@ -1047,7 +1047,8 @@ static void target(struct pdu *p, const char *fmt, ...)
 	va_list ap;
 
 	/* mm_vfmt: every request's target, where snprintf would cost more
-	 * than the parsing (common/fmt.h) */
+	 * than the parsing (common/fmt.h); it replaces any deferred text */
+	mm_op_target_reset(&p->op);
 	va_start(ap, fmt);
 	mm_vfmt(p->op.target, sizeof(p->op.target), fmt, ap);
 	va_end(ap);
@@ -1058,7 +1059,7 @@ __attribute__((format(printf, 2, 3)))
 static void target_add(struct pdu *p, const char *fmt, ...)
 {
 	va_list ap;
-	size_t n = strlen(p->op.target);
+	size_t n = strlen(mm_op_target(&p->op));
 
 	if (n + 1 >= sizeof(p->op.target))
 		return;
@@ -1300,20 +1301,37 @@ static void fc_setup(struct pdu *p)
 	}
 }
 
-/* one S7ANY item address as "DB1.2.0" / "M10.0" / "C5" */
+/* one S7ANY item address as "DB1.2.0" / "M10.0" / "C5": its format and
+ * arguments (a[0..3]), for mm_afmt or a deferred target */
+static const char *addr_fmt(unsigned area, unsigned db, uint32_t addr,
+			    union mm_fmt_arg a[4])
+{
+	const struct s7_area *ar = s7_area(area);
+
+	a[0].s = ar ? ar->letter : "?";
+	if (area == 0x1C || area == 0x1D) { /* counters, timers: a number */
+		a[1].u = addr;
+		return "%s%u";
+	}
+	if (area == 0x84 || area == 0x85) {
+		a[1].u = db;
+		a[2].u = addr >> 3;
+		a[3].u = addr & 7;
+		return "%s%u.%u.%u";
+	}
+	a[1].u = addr >> 3;
+	a[2].u = addr & 7;
+	return "%s%u.%u";
+}
+
 static void fmt_addr(char *b, size_t n, unsigned area, unsigned db,
 		     uint32_t addr)
 {
-	const struct s7_area *a = s7_area(area);
-	const char *l = a ? a->letter : "?";
+	union mm_fmt_arg a[4];
+	const char *f = addr_fmt(area, db, addr, a);
 
-	/* mm_fmt: every item of every request (common/fmt.h) */
-	if (area == 0x1C || area == 0x1D) /* counters, timers: a number */
-		mm_fmt(b, n, "%s%u", l, addr);
-	else if (area == 0x84 || area == 0x85)
-		mm_fmt(b, n, "%s%u.%u.%u", l, db, addr >> 3, addr & 7);
-	else
-		mm_fmt(b, n, "%s%u.%u", l, addr >> 3, addr & 7);
+	/* mm_afmt: every item of every request when the log is on */
+	mm_afmt(b, n, f, a, 4);
 }
 
 /*
@@ -1326,7 +1344,11 @@ static unsigned var_items(struct pdu *p, unsigned count)
 {
 	struct rd *r = &p->param;
 	unsigned done = 0;
-	char first[96] = "";
+	/* the first item, for the target (formatted only when read:
+	 * mm_op_target_defer, dissector.h) */
+	const char *syn_first = NULL, *ts_first = NULL, *addr_f = NULL;
+	union mm_fmt_arg addr_a[4];
+	unsigned len_first = 0;
 
 	if (p->rec)
 		rec_arr_begin(p->rec, "item");
@@ -1357,10 +1379,12 @@ static unsigned var_items(struct pdu *p, unsigned count)
 			const struct s7_area *ar = s7_area(area);
 			char buf[48];
 
-			fmt_addr(buf, sizeof(buf), area, db, addr);
+			if (p->rec && i < S7_LOG_MAX_ITEMS)
+				fmt_addr(buf, sizeof(buf), area, db, addr);
 			if (i == 0) {
-				mm_fmt(first, sizeof(first), "%s %s x%u", buf,
-				       name_or(s7_tsize_names, ts, "?"), len);
+				addr_f = addr_fmt(area, db, addr, addr_a);
+				ts_first = name_or(s7_tsize_names, ts, "?");
+				len_first = len;
 				/* the structured target (baselines, detectors):
 				 * the first item's data block, area, byte (or
 				 * counter/timer number) and length in its
@@ -1390,8 +1414,7 @@ static unsigned var_items(struct pdu *p, unsigned count)
 			}
 		} else {
 			if (i == 0)
-				snprintf(first, sizeof(first), "%s item",
-					 name_or(s7_syntax_names, syntax, "?"));
+				syn_first = name_or(s7_syntax_names, syntax, "?");
 			if (p->rec && i < S7_LOG_MAX_ITEMS)
 				rec_hex(p->rec, "spec", rd_ptr(&a), rd_left(&a));
 		}
@@ -1404,11 +1427,27 @@ static unsigned var_items(struct pdu *p, unsigned count)
 	if (done < count)
 		bad_len(p, "%u items announced, %u fit in the parameter",
 			count, done);
-	if (first[0]) {
-		if (count > 1)
-			target(p, "%s +%u", first, count - 1);
-		else
-			target(p, "%s", first);
+	if (addr_f || syn_first) {
+		/* "DB1.2.0 BYTE x4 +1" / "DBREAD item": what target() wrote
+		 * at once before, now left for mm_op_target */
+		mm_op_target_reset(&p->op);
+		p->op.target[0] = '\0';
+		if (addr_f) {
+			mm_op_target_defer(&p->op, addr_f, addr_a[0].s,
+					   addr_a[1].u, addr_a[2].u, addr_a[3].u);
+			if (count > 1)
+				mm_op_target_defer(&p->op, " %s x%u +%u",
+						   ts_first, len_first,
+						   count - 1);
+			else
+				mm_op_target_defer(&p->op, " %s x%u", ts_first,
+						   len_first);
+		} else if (count > 1) {
+			mm_op_target_defer(&p->op, "%s item +%u", syn_first,
+					   count - 1);
+		} else {
+			mm_op_target_defer(&p->op, "%s item", syn_first);
+		}
 	}
 	return done;
 }

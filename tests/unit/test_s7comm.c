@@ -98,6 +98,11 @@ static const struct fx fixtures[] = {
 	  "04 02 12 0A 10 01 0001 0000 83 000053 "
 	  "12 0A 10 1C 0001 0000 1C 000005", "" },
 	{ "read2_rsp", RSP, S7, AD, 0x0101, 0, "04 02", "FF 03 0001 01 00 0A" },
+	/* read var with SINUMERIK NCK items (syntax 0x82), kept raw */
+	{ "readnck_req", REQ, S7, J, 0x0102, 0,
+	  "04 01 12 08 82 41 0001 0001 01 01", "" },
+	{ "readnck2_req", REQ, S7, J, 0x0103, 0,
+	  "04 02 12 08 82 41 0001 0001 01 01 12 08 82 41 0002 0001 01 01", "" },
 	/* write var: Q4.0 WORD x1 = 0x1234; the answer: success */
 	{ "write_req", REQ, S7, J, 0x0200, 0,
 	  "05 01 12 0A 10 04 0001 0000 82 000020", "00 04 0010 1234" },
@@ -790,6 +795,21 @@ static void test_read_var(void **state)
 	json_decref(j);
 	assert_int_equal(count_event(rc, "s7comm.error_response"), 1);
 	assert_int_equal(count_event(rc, "s7comm.invalid_length"), 0);
+	rc_free(rc);
+}
+
+/* items of another syntax: the target names the first one's syntax
+ * (formatted when read: mm_op_target, recorder.h) */
+static void test_read_var_nck(void **state)
+{
+	(void)state;
+	struct rc *rc = rc_new(true);
+
+	send_fx(rc, "readnck_req");
+	assert_op(rc, MM_OP_READ, 4, "read_var", "NCK item", NULL);
+	rc_clear(rc);
+	send_fx(rc, "readnck2_req");
+	assert_op(rc, MM_OP_READ, 4, "read_var", "NCK item +1", NULL);
 	rc_free(rc);
 }
 
@@ -1716,6 +1736,7 @@ int main(void)
 		cmocka_unit_test(test_mms_excluded),
 		cmocka_unit_test(test_setup_communication),
 		cmocka_unit_test(test_read_var),
+		cmocka_unit_test(test_read_var_nck),
 		cmocka_unit_test(test_write_var),
 		cmocka_unit_test(test_block_download),
 		cmocka_unit_test(test_block_upload),
