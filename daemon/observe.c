@@ -72,6 +72,7 @@ struct obs_entry {
 	uint32_t n;               /* counted since the last report */
 	uint32_t sec_n;           /* writes in second sec */
 	uint32_t peak;            /* most writes in one second since the report */
+	int64_t peak_sec;         /* that second (packet time) */
 	int8_t verdict;           /* op: the latest verdict */
 	int64_t sec;
 	struct timeval first, last;
@@ -302,8 +303,12 @@ static void report(struct obs_entry *x, double now)
 			rec_uint(r, "addr", k->addr);
 			rec_uint(r, "count", k->count);
 		}
-		if (k->cls == MM_OP_WRITE)
+		if (k->cls == MM_OP_WRITE) {
+			struct timeval pt = { (time_t)x->peak_sec, 0 };
 			rec_uint(r, "peak_per_s", x->peak);
+			if (x->peak)
+				put_ts(r, "peak_at", pt);
+		}
 	} else {
 		char svc[16];
 		if (k->proto == IPPROTO_ICMP)
@@ -528,8 +533,10 @@ void observe_op(const struct mm_flow *f, const struct mm_ends *e,
 			x->sec = (int64_t)mm.now.tv_sec;
 			x->sec_n = 0;
 		}
-		if (++x->sec_n > x->peak)
+		if (++x->sec_n > x->peak) {
 			x->peak = x->sec_n;
+			x->peak_sec = x->sec;
+		}
 	}
 	if (fresh) {
 		if (op->function_name) {

@@ -49,6 +49,8 @@ struct baseline_obs {
 	bool learn;
 	int64_t sec, usec;
 	char ts[40], first[40];  /* normalised */
+	char peak_at[40];        /* writes: the second of the peak ("" none) */
+	int64_t peak_sec, peak_usec;
 	char hour[16];           /* "2015-10-22T10" */
 	const char *src, *dst, *szone, *dzone, *proto, *op, *verdict;
 	const char *fname;
@@ -349,7 +351,9 @@ struct baseline_obs *baseline_obs_parse(const char *json, size_t len,
 	    get_time(o->root, "timestamp", true, o->ts, sizeof(o->ts), &o->sec,
 		     &o->usec, err, errlen) ||
 	    get_time(o->root, "first_seen", false, o->first, sizeof(o->first),
-		     NULL, NULL, err, errlen))
+		     NULL, NULL, err, errlen) ||
+	    get_time(o->root, "peak_at", false, o->peak_at, sizeof(o->peak_at),
+		     &o->peak_sec, &o->peak_usec, err, errlen))
 		goto fail;
 	if (!strcmp(mode, "learn")) {
 		o->learn = true;
@@ -987,9 +991,11 @@ static bool flood_sig(const char *proto, struct sig *s)
 }
 
 static int check_flood(struct baseline *b, const char *sensor,
-		       const struct baseline_obs *o, baseline_alert_fn *fn,
+		       const struct baseline_obs *rec, baseline_alert_fn *fn,
 		       void *arg, char *err, size_t errlen)
 {
+	struct baseline_obs at;
+	const struct baseline_obs *o = rec;
 	sqlite3_stmt *st;
 	struct sig s;
 	double learned, limit;
@@ -999,6 +1005,15 @@ static int check_flood(struct baseline *b, const char *sensor,
 
 	if (!o->has_peak || strcmp(o->op, "write") || !flood_sig(o->proto, &s))
 		return 0;
+	/* the alert and its episode speak of the burst: the peak second the
+	 * sensor names, not the report's time (up to report_interval later) */
+	if (rec->peak_at[0]) {
+		at = *rec;
+		memcpy(at.ts, rec->peak_at, sizeof(at.ts));
+		at.sec = rec->peak_sec;
+		at.usec = rec->peak_usec;
+		o = &at;
+	}
 	st = b->st[S_PEAK];
 	bind_talker(st, sensor, o);
 	rc = sqlite3_step(st);

@@ -60,6 +60,8 @@
  *                 dissector gave one (mm_op.has_ref): the key includes it
  *   "peak_per_s"  write class only: most operations in one second of
  *                 packet time since the previous report
+ *   "peak_at"     write class only: the start of that second (a learned-
+ *                 rate write_flood is dated by it, not by "timestamp")
  *   mac:
  *   "ip", "mac", "mac_vendor" (when known), "zone" (id or null),
  *   "archetype"   the zone's archetype;

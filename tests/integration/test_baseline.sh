@@ -137,6 +137,13 @@ got=$(sqlite3 "$D" "SELECT
 	WHERE signature = 'modbus.write_flood'")
 same baseline_learned_flood_rate "$got" "1.0 15.0 100" \
 	"want learned peak 1/s, peak 15/s on holding 100, got '$got'"
+# dated by the burst (08:18:00-08:18:20), not by the report that told it
+got=$(sqlite3 "$D" "SELECT first_ts FROM alerts
+	WHERE signature = 'modbus.write_flood'")
+case $got in
+2026-04-01T08:18:[01]*) pass baseline_learned_flood_time ;;
+*) fail baseline_learned_flood_time "want a time within the burst, 08:18:00-08:18:20, got '$got'" ;;
+esac
 
 # ---------------------------------------------------------------- baseline list
 # status|what|src|dest|proto|function|unit|space|addr|count|mac: the

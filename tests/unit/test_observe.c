@@ -307,7 +307,8 @@ static void test_peak_per_s(void **state)
 	at(T0 + 61);
 	observe_finish();
 	assert_int_equal(n_recs, 2);
-	EXPECT(1, I("n", 9), I("peak_per_s", 5), S("op", "write"));
+	EXPECT(1, I("n", 9), I("peak_per_s", 5), S("op", "write"),
+	       S("peak_at", "2026-04-01T08:00:06.000000Z"));
 	/* the next report starts over */
 	write_at(T0 + 70);
 	write_at(T0 + 71);
