@@ -13,22 +13,13 @@
 
 #include "../../daemon/sensor.h"
 
+#include "cfg_fixture.h"
+
 static char path[64];
 
 static int load(struct mm_cfg *c, const char *text, char *err, size_t n)
 {
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/tmp/mm-test-config-%d.yaml", (int)getpid());
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	fputs(text, fp);
-	fclose(fp);
-	mm_cfg_defaults(c);
-	err[0] = 0;
-	int rc = mm_cfg_load(c, path, err, n);
-	unlink(path);
-	return rc;
+	return fx_cfg_load(c, text, "config", path, sizeof(path), err, n);
 }
 
 static void test_defaults(void **state)
