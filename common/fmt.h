@@ -19,8 +19,9 @@ size_t mm_fmt(char *buf, size_t len, const char *fmt, ...);
 
 /*
  * Deferred formatting: capture the arguments now, format later (an op's
- * target text is needed only when an alert names it).  A %s argument is
- * kept as the pointer: it must outlive the formatting (a string constant).
+ * target text is needed only when an alert names it).  The format must be
+ * a string constant (what it converts is remembered per address), and so
+ * must a %s argument (kept as the pointer: it must outlive the formatting).
  */
 union mm_fmt_arg {
 	unsigned u;

@@ -1327,7 +1327,7 @@ static const char *addr_fmt(unsigned area, unsigned db, uint32_t addr,
 static void fmt_addr(char *b, size_t n, unsigned area, unsigned db,
 		     uint32_t addr)
 {
-	union mm_fmt_arg a[4];
+	union mm_fmt_arg a[4] = { { 0 } };
 	const char *f = addr_fmt(area, db, addr, a);
 
 	/* mm_afmt: every item of every request when the log is on */
@@ -1347,7 +1347,7 @@ static unsigned var_items(struct pdu *p, unsigned count)
 	/* the first item, for the target (formatted only when read:
 	 * mm_op_target_defer, dissector.h) */
 	const char *syn_first = NULL, *ts_first = NULL, *addr_f = NULL;
-	union mm_fmt_arg addr_a[4];
+	union mm_fmt_arg addr_a[4] = { { 0 } };
 	unsigned len_first = 0;
 
 	if (p->rec)
