@@ -1147,19 +1147,32 @@ static void log_prop(struct msg *m, uint32_t prop)
 	log_s(m, "property_name", property_name(prop));
 }
 
+/* where the next part of the op's target goes (after a space), and
+ * how much room is left there; NULL when it is full */
+static char *target_room(struct msg *m, size_t *left)
+{
+	size_t n = strlen(mm_op_target(&m->op));
+
+	if (n + 1 >= sizeof(m->op.target))
+		return NULL;
+	if (n > 0)
+		m->op.target[n++] = ' ';
+	*left = sizeof(m->op.target) - n;
+	return m->op.target + n;
+}
+
 /* the op's target; appended to with target_add */
 __attribute__((format(printf, 2, 3)))
 static void target_add(struct msg *m, const char *fmt, ...)
 {
-	size_t n = strlen(mm_op_target(&m->op));
+	size_t left;
+	char *o = target_room(m, &left);
 	va_list ap;
 
-	if (n + 1 >= sizeof(m->op.target))
+	if (!o)
 		return;
-	if (n > 0)
-		m->op.target[n++] = ' ';
 	va_start(ap, fmt);
-	vsnprintf(m->op.target + n, sizeof(m->op.target) - n, fmt, ap);
+	vsnprintf(o, left, fmt, ap);
 	va_end(ap);
 }
 
@@ -1168,15 +1181,14 @@ static void target_add(struct msg *m, const char *fmt, ...)
 __attribute__((format(printf, 2, 3)))
 static void target_put(struct msg *m, const char *fmt, ...)
 {
-	size_t n = strlen(mm_op_target(&m->op));
+	size_t left;
+	char *o = target_room(m, &left);
 	va_list ap;
 
-	if (n + 1 >= sizeof(m->op.target))
+	if (!o)
 		return;
-	if (n > 0)
-		m->op.target[n++] = ' ';
 	va_start(ap, fmt);
-	mm_vfmt(m->op.target + n, sizeof(m->op.target) - n, fmt, ap);
+	mm_vfmt(o, left, fmt, ap);
 	va_end(ap);
 }
 
