@@ -351,7 +351,7 @@ void alert_asset(const struct mm_event_def *sig, int signature_id,
 	const char *json;
 	size_t len;
 
-	inet_ntop(AF_INET, &ip, ips, sizeof(ips));
+	mm_fmt_ipv4(ips, ip);
 	mm_format_ts(ts, sizeof(ts), mm.now.tv_sec, mm.now.tv_usec);
 	rec_begin(r);
 	rec_str(r, "timestamp", ts);

@@ -232,8 +232,8 @@ void conduit_packet(uint8_t proto, uint32_t sa, uint16_t sp, uint32_t da,
 	ends.dest_host = srv_host;
 	{
 		static char cs[16], ss[16];
-		inet_ntop(AF_INET, &cli, cs, sizeof(cs));
-		inet_ntop(AF_INET, &srv, ss, sizeof(ss));
+		mm_fmt_ipv4(cs, cli);
+		mm_fmt_ipv4(ss, srv);
 		ends.src_str = cs;
 		ends.dest_str = ss;
 	}

@@ -970,8 +970,8 @@ void detect_touch(uint8_t proto, uint32_t src, uint32_t dst, uint16_t dport)
 			       "distinct (host, port) pairs of one zone",
 			       detail };
 	sz = mm.zones ? zone_lookup(mm.zones, src, &src_host) : NULL;
-	inet_ntop(AF_INET, &src, srcs, sizeof(srcs));
-	inet_ntop(AF_INET, &dst, dsts, sizeof(dsts));
+	mm_fmt_ipv4(srcs, src);
+	mm_fmt_ipv4(dsts, dst);
 	memset(&e, 0, sizeof(e));
 	e.transport = proto;
 	e.src_ip = src;

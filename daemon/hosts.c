@@ -158,7 +158,7 @@ static void send_asset(const struct host *h, const struct zone *z)
 	const char *json;
 	size_t len;
 
-	inet_ntop(AF_INET, &h->ip, ip, sizeof(ip));
+	mm_fmt_ipv4(ip, h->ip);
 	mm_format_ts(ts, sizeof(ts), mm.now.tv_sec, mm.now.tv_usec);
 	rec_begin(r);
 	rec_str(r, "timestamp", ts);

@@ -249,7 +249,7 @@ static void put_ip(struct mm_rec *r, const char *k, uint32_t ip)
 {
 	char s[16];
 
-	inet_ntop(AF_INET, &ip, s, sizeof(s));
+	mm_fmt_ipv4(s, ip);
 	rec_str(r, k, s);
 }
 
