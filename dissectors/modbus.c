@@ -113,9 +113,8 @@
 
 /* Pairing table bounds (see struct modbus_state) */
 #define MODBUS_MAX_OUTSTANDING 256
-#define MODBUS_TABLE_BITS 9
-#define MODBUS_TABLE_SIZE (1u << MODBUS_TABLE_BITS) /* load <= 1/2 */
-#define MODBUS_TABLE_MASK (MODBUS_TABLE_SIZE - 1)
+#define MODBUS_TABLE_BITS 9          /* at most 512 slots: load <= 1/2 */
+#define MODBUS_TABLE_MIN_BITS 4      /* 16 slots in the flow state itself */
 /* a request unanswered while this many later ones were sent is lost */
 #define MODBUS_STALE_AGE MODBUS_MAX_OUTSTANDING
 
@@ -460,7 +459,13 @@ struct modbus_req {
 
 /*
  * Outstanding requests keyed by (transaction id, unit), open addressing
- * with linear probing in a fixed table: no allocation per PDU.
+ * with linear probing.  The table starts with 16 slots inside the flow
+ * state and doubles (up to 512) only when a flow keeps more than half of
+ * them open: a client keeps a few requests in flight, and a 512-slot
+ * table in every flow was 10 of the 18.6 KiB a concurrent TCP stream
+ * cost (bench/streams.sh).  No allocation per PDU: a table grows at most
+ * five times in a flow's life, and a failed growth leaves the request
+ * untracked, counted like one during a flood.
  *
  * Bounded at MODBUS_MAX_OUTSTANDING because the table is filled by the
  * client and emptied by the server: a client that floods, or a server
@@ -499,32 +504,62 @@ struct modbus_req {
  * answer, and a pipelining one has every answer paired.
  */
 struct modbus_state {
-	struct modbus_req slot[MODBUS_TABLE_SIZE];
+	struct modbus_req *slot; /* small, or a grown table of its own */
+	uint32_t bits;        /* the table has 1 << bits slots */
 	unsigned n;           /* used slots */
 	uint32_t seq;         /* requests seen */
 	uint32_t untracked;   /* left out during a flood: late answers excused */
 	uint32_t unanswered;  /* superseded, or evicted as lost */
 	bool seen_request;    /* a response before any request is mid-stream */
 	bool flooded;         /* flooded event raised, not yet re-armed */
+	struct modbus_req small[1u << MODBUS_TABLE_MIN_BITS];
 };
 
-static uint32_t tab_hash(uint16_t tid, uint8_t unit)
+#define TAB_SIZE(s) (1u << (s)->bits)
+#define TAB_MASK(s) (TAB_SIZE(s) - 1)
+
+static uint32_t tab_hash(const struct modbus_state *s, uint16_t tid,
+			 uint8_t unit)
 {
 	uint32_t k = ((uint32_t)unit << 16) | tid;
-	return (k * 2654435761u) >> (32 - MODBUS_TABLE_BITS); /* Fibonacci */
+	return (k * 2654435761u) >> (32 - s->bits); /* Fibonacci */
 }
 
 static int tab_find(const struct modbus_state *s, uint16_t tid, uint8_t unit)
 {
-	uint32_t i = tab_hash(tid, unit);
+	uint32_t i = tab_hash(s, tid, unit);
 
 	/* load <= 1/2: an empty slot always ends the probe */
 	while (s->slot[i].used) {
 		if (s->slot[i].tid == tid && s->slot[i].unit == unit)
 			return (int)i;
-		i = (i + 1) & MODBUS_TABLE_MASK;
+		i = (i + 1) & TAB_MASK(s);
 	}
 	return -1;
+}
+
+/* twice the slots, every entry at its new place; false: no memory */
+static bool tab_grow(struct modbus_state *s)
+{
+	struct modbus_req *old = s->slot, *t;
+	uint32_t n_old = TAB_SIZE(s);
+
+	t = calloc((size_t)n_old * 2, sizeof(*t));
+	if (!t)
+		return false;
+	s->slot = t;
+	s->bits++;
+	for (uint32_t i = 0; i < n_old; i++) {
+		if (!old[i].used)
+			continue;
+		uint32_t j = tab_hash(s, old[i].tid, old[i].unit);
+		while (t[j].used)
+			j = (j + 1) & TAB_MASK(s);
+		t[j] = old[i];
+	}
+	if (old != s->small)
+		free(old);
+	return true;
 }
 
 /* backward-shift deletion: no tombstones, probes stay short */
@@ -535,10 +570,10 @@ static void tab_remove(struct modbus_state *s, uint32_t i)
 	s->slot[i].used = 0;
 	s->n--;
 	for (;;) {
-		j = (j + 1) & MODBUS_TABLE_MASK;
+		j = (j + 1) & TAB_MASK(s);
 		if (!s->slot[j].used)
 			break;
-		uint32_t k = tab_hash(s->slot[j].tid, s->slot[j].unit);
+		uint32_t k = tab_hash(s, s->slot[j].tid, s->slot[j].unit);
 		/* j may move to the hole i unless its home k lies in (i, j] */
 		bool stays = (i <= j) ? (i < k && k <= j) : (i < k || k <= j);
 		if (stays)
@@ -560,7 +595,7 @@ static void give_up(struct modbus_state *s, bool may_answer)
 
 static void tab_evict_stale(struct modbus_state *s)
 {
-	for (uint32_t i = 0; i < MODBUS_TABLE_SIZE;) {
+	for (uint32_t i = 0; i < TAB_SIZE(s);) {
 		if (s->slot[i].used &&
 		    s->seq - s->slot[i].seq > MODBUS_STALE_AGE) {
 			if (!s->slot[i].quiet)
@@ -1708,9 +1743,15 @@ static void track_request(struct pdu *p)
 		}
 		return;
 	}
-	uint32_t j = tab_hash(p->tid, p->unit);
+	/* keep the load at most a half: an empty slot ends every probe */
+	if ((s->n + 1) * 2 > TAB_SIZE(s) &&
+	    (s->bits >= MODBUS_TABLE_BITS || !tab_grow(s))) {
+		give_up(s, true); /* no memory to track it: counted */
+		return;
+	}
+	uint32_t j = tab_hash(s, p->tid, p->unit);
 	while (s->slot[j].used)
-		j = (j + 1) & MODBUS_TABLE_MASK;
+		j = (j + 1) & TAB_MASK(s);
 	s->slot[j] = p->info;
 	s->n++;
 }
@@ -2040,41 +2081,55 @@ static enum mm_probe modbus_probe(const uint8_t *p, size_t n, enum mm_dir dir)
 /* ------------------------------------------------------------------ */
 
 /*
- * Flow states are kept for reuse, a few: at 10 KiB each (the request
- * table), calloc's clearing and flow end's clearing were 5 % of the
- * sensor's instructions on the bench capture.  A state is reused with
- * every slot unused (n == 0: their other bytes do not matter, a slot is
- * written whole when taken) and its counters zero.  Only the packet
- * thread makes and frees flow states.
+ * Flow states are kept for reuse, a few (when each held a 10 KiB table,
+ * calloc's clearing and flow end's clearing were 5 % of the sensor's
+ * instructions on the bench capture).  A state is reused with its small
+ * table, every slot unused and its counters zero; a grown table goes
+ * back to the allocator.  Only the packet thread makes and frees flow
+ * states.
  */
 #define MODBUS_STATE_POOL 64
 static struct modbus_state *state_pool[MODBUS_STATE_POOL];
 static unsigned state_pooled;
 
-/* counters to zero, slots unused */
+/* counters to zero, the small table, its slots unused */
 static void state_reset(struct modbus_state *s)
 {
-	if (s->n > 0)
-		memset(s, 0, sizeof(*s));
-	else
-		memset(&s->n, 0, sizeof(*s) - offsetof(struct modbus_state, n));
+	if (s->slot != s->small)
+		free(s->slot);
+	memset(s, 0, sizeof(*s));
+	s->slot = s->small;
+	s->bits = MODBUS_TABLE_MIN_BITS;
 }
 
 static void *modbus_state_new(void)
 {
+	struct modbus_state *s;
+
 	if (state_pooled > 0)
 		return state_pool[--state_pooled];
-	return calloc(1, sizeof(struct modbus_state));
+	s = malloc(sizeof(*s));
+	if (s) {
+		s->slot = s->small;
+		state_reset(s);
+	}
+	return s;
 }
 
 static void modbus_state_free(void *st)
 {
-	if (st && state_pooled < MODBUS_STATE_POOL) {
-		state_reset(st);
-		state_pool[state_pooled++] = st;
+	struct modbus_state *s = st;
+
+	if (!s)
+		return;
+	if (state_pooled < MODBUS_STATE_POOL) {
+		state_reset(s);
+		state_pool[state_pooled++] = s;
 		return;
 	}
-	free(st);
+	if (s->slot != s->small)
+		free(s->slot);
+	free(s);
 }
 
 /*
@@ -2097,7 +2152,7 @@ static void modbus_flow_end(struct mm_ctx *c, void *st)
 	p.c = c;
 	const struct modbus_req *first = NULL;
 	uint32_t oldest = 0, open = 0;
-	for (uint32_t i = 0; s->n > 0 && i < MODBUS_TABLE_SIZE; i++) {
+	for (uint32_t i = 0; s->n > 0 && i < TAB_SIZE(s); i++) {
 		const struct modbus_req *q = &s->slot[i];
 		if (!q->used || q->quiet)
 			continue;
