@@ -135,15 +135,18 @@ static const char *transport_name(uint8_t t)
 					   : t == IPPROTO_ICMP ? "ICMP" : "IP";
 }
 
-/* f may be NULL for a flow-level alert: then e->transport says which */
-static void send_alert(struct mm_flow *f, const struct mm_ends *e,
-			const struct alert_args *a)
+/*
+ * What every flow alert starts with (EVE): time, flow, both ends, the
+ * protocols, sensor, frame, zone ids, and "alert" up to its cause.  The
+ * caller writes alert.metadata and closes "alert", then alert_zones, its
+ * protocol object and alert_emit.  f may be NULL for a flow-level alert:
+ * then e->transport says which.
+ */
+void alert_begin(struct mm_rec *r, const struct mm_flow *f,
+		 const struct mm_ends *e, const char *app, int signature_id,
+		 const struct mm_event_def *sig, int severity)
 {
-	struct mm_rec *r = mm.rec_alert;
-	const char *app = f && f->d ? f->d->name : NULL;
 	char ts[40];
-	const char *json;
-	size_t len;
 
 	mm_format_ts(ts, sizeof(ts), mm.now.tv_sec, mm.now.tv_usec);
 	rec_begin(r);
@@ -168,12 +171,42 @@ static void send_alert(struct mm_flow *f, const struct mm_ends *e,
 	rec_obj_begin(r, "alert");
 	rec_str(r, "action", "allowed"); /* passive: we never block */
 	rec_int(r, "gid", 1);
-	rec_int(r, "signature_id", a->signature_id);
+	rec_int(r, "signature_id", signature_id);
 	rec_int(r, "rev", 1);
-	rec_str(r, "signature", a->sig->name);
-	rec_str(r, "category", a->sig->category);
-	rec_int(r, "severity", a->severity);
-	rec_str(r, "cause", a->sig->cause);
+	rec_str(r, "signature", sig->name);
+	rec_str(r, "category", sig->category);
+	rec_int(r, "severity", severity);
+	rec_str(r, "cause", sig->cause);
+}
+
+/* both ends' zones, described (after "alert") */
+void alert_zones(struct mm_rec *r, const struct mm_ends *e)
+{
+	rec_obj_begin(r, "zones");
+	zone_obj(r, "src", e->src_zone, e->src_host);
+	zone_obj(r, "dest", e->dest_zone, e->dest_host);
+	rec_obj_end(r);
+}
+
+/* the finished alert to eve.json and the store, never blocking */
+void alert_emit(struct mm_rec *r)
+{
+	size_t len;
+	const char *json = rec_finish(r, &len);
+
+	if (mm.eve)
+		txlog_write_line(mm.eve, json, len);
+	if (mm.link && mm_link_send(mm.link, "alert", json, len) < 0)
+		mm.st.alerts_queue_dropped++;
+}
+
+static void send_alert(struct mm_flow *f, const struct mm_ends *e,
+		       const struct alert_args *a)
+{
+	struct mm_rec *r = mm.rec_alert;
+	const char *app = f && f->d ? f->d->name : NULL;
+
+	alert_begin(r, f, e, app, a->signature_id, a->sig, a->severity);
 	rec_obj_begin(r, "metadata");
 	if (a->op) {
 		rec_arr_begin(r, "op");
@@ -199,11 +232,7 @@ static void send_alert(struct mm_flow *f, const struct mm_ends *e,
 	}
 	rec_obj_end(r);
 	rec_obj_end(r);
-
-	rec_obj_begin(r, "zones");
-	zone_obj(r, "src", e->src_zone, e->src_host);
-	zone_obj(r, "dest", e->dest_zone, e->dest_host);
-	rec_obj_end(r);
+	alert_zones(r, e);
 
 	if (app) {
 		rec_obj_begin(r, app);
@@ -220,13 +249,8 @@ static void send_alert(struct mm_flow *f, const struct mm_ends *e,
 			rec_str(r, "detail", a->detail);
 		rec_obj_end(r);
 	}
-	json = rec_finish(r, &len);
-
 	mm.st.alerts++;
-	if (mm.eve)
-		txlog_write_line(mm.eve, json, len);
-	if (mm.link && mm_link_send(mm.link, "alert", json, len) < 0)
-		mm.st.alerts_queue_dropped++;
+	alert_emit(r);
 }
 
 static void policy_alert(struct mm_flow *f, const struct mm_ends *e,
@@ -348,8 +372,6 @@ void alert_asset(const struct mm_event_def *sig, int signature_id,
 {
 	struct mm_rec *r = mm.rec_alert;
 	char ts[40], ips[16];
-	const char *json;
-	size_t len;
 
 	mm_fmt_ipv4(ips, ip);
 	mm_format_ts(ts, sizeof(ts), mm.now.tv_sec, mm.now.tv_usec);
@@ -377,12 +399,8 @@ void alert_asset(const struct mm_event_def *sig, int signature_id,
 	if (detail)
 		rec_str(r, "detail", detail);
 	rec_obj_end(r);
-	json = rec_finish(r, &len);
 	mm.st.alerts++;
-	if (mm.eve)
-		txlog_write_line(mm.eve, json, len);
-	if (mm.link && mm_link_send(mm.link, "alert", json, len) < 0)
-		mm.st.alerts_queue_dropped++;
+	alert_emit(r);
 }
 
 /* ---------------- the services a dissector calls ---------------- */

@@ -371,30 +371,6 @@ static uint32_t fnv1a(uint32_t h, const void *p, size_t n)
 /* Alerts                                                               */
 /* ------------------------------------------------------------------ */
 
-static const char *transport_name(uint8_t t)
-{
-	return t == IPPROTO_TCP ? "TCP" : t == IPPROTO_UDP ? "UDP" : "IP";
-}
-
-static void zone_obj(struct mm_rec *r, const char *k, const struct zone *z,
-		     const char *host)
-{
-	if (!z) {
-		rec_null(r, k);
-		return;
-	}
-	rec_obj_begin(r, k);
-	rec_str(r, "id", z->id);
-	if (z->name)
-		rec_str(r, "name", z->name);
-	if (z->archetype)
-		rec_str(r, "archetype", z->archetype);
-	rec_str(r, "strength", zone_strength_name(z->strength));
-	if (host)
-		rec_str(r, "host", host);
-	rec_obj_end(r);
-}
-
 /* what a detector counted, for the alert's metadata */
 struct det_facts {
 	double window;       /* seconds (0: none) */
@@ -410,43 +386,14 @@ static void det_alert(enum det d, struct mm_flow *f, const struct mm_ends *e,
 {
 	const struct det_def *def = &dets[d];
 	struct mm_rec *r = mm.rec_alert;
-	uint8_t transport = f ? f->transport : e->transport;
-	char ts[40];
-	const char *json;
-	size_t len;
 
 	detect_stats.raised++;
 	detect_stats.raised_by[d]++;
 	mm.st.alerts++;
 	if (!r)
 		return;
-	mm_format_ts(ts, sizeof(ts), mm.now.tv_sec, mm.now.tv_usec);
-	rec_begin(r);
-	rec_str(r, "timestamp", ts);
-	if (f)
-		rec_uint(r, "flow_id", f->id);
-	rec_str(r, "event_type", "alert");
-	rec_str(r, "src_ip", e->src_str);
-	rec_int(r, "src_port", e->src_port);
-	rec_str(r, "dest_ip", e->dest_str);
-	rec_int(r, "dest_port", e->dest_port);
-	rec_str(r, "proto", transport_name(transport));
-	if (def->app_proto)
-		rec_str(r, "app_proto", def->app_proto);
-	rec_str(r, "sensor", mm.cfg.sensor);
-	rec_uint(r, "frame", mm.frame);
-	rec_str(r, "src_zone", e->src_zone ? e->src_zone->id : NULL);
-	rec_str(r, "dest_zone", e->dest_zone ? e->dest_zone->id : NULL);
-
-	rec_obj_begin(r, "alert");
-	rec_str(r, "action", "allowed"); /* passive: we never block */
-	rec_int(r, "gid", 1);
-	rec_int(r, "signature_id", DET_SIG_BASE + (int)d);
-	rec_int(r, "rev", 1);
-	rec_str(r, "signature", def->sig.name);
-	rec_str(r, "category", def->sig.category);
-	rec_int(r, "severity", def->sig.severity);
-	rec_str(r, "cause", def->sig.cause);
+	alert_begin(r, f, e, def->app_proto, DET_SIG_BASE + (int)d, &def->sig,
+		    def->sig.severity);
 	rec_obj_begin(r, "metadata");
 	rec_arr_begin(r, "mitre_attack");
 	for (int i = 0; i < 2; i++)
@@ -463,21 +410,12 @@ static void det_alert(enum det d, struct mm_flow *f, const struct mm_ends *e,
 	rec_obj_end(r);
 	rec_obj_end(r);
 	rec_obj_end(r);
-
-	rec_obj_begin(r, "zones");
-	zone_obj(r, "src", e->src_zone, e->src_host);
-	zone_obj(r, "dest", e->dest_zone, e->dest_host);
-	rec_obj_end(r);
+	alert_zones(r, e);
 
 	rec_obj_begin(r, def->app_proto ? def->app_proto : "net");
 	rec_str(r, "detail", x->detail);
 	rec_obj_end(r);
-	json = rec_finish(r, &len);
-
-	if (mm.eve)
-		txlog_write_line(mm.eve, json, len);
-	if (mm.link && mm_link_send(mm.link, "alert", json, len) < 0)
-		mm.st.alerts_queue_dropped++;
+	alert_emit(r);
 }
 
 /* the same two ends seen from the other side (a response's ends turned

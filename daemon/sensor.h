@@ -314,6 +314,12 @@ int conduit_init(int max);
 void conduit_free(void);
 void conduit_reset(void);
 /* an alert about a host, not a flow (asset.mac_changed ...) */
+/* the pieces every alert is made of (detect.c's too): see alert.c */
+void alert_begin(struct mm_rec *r, const struct mm_flow *f,
+		 const struct mm_ends *e, const char *app, int signature_id,
+		 const struct mm_event_def *sig, int severity);
+void alert_zones(struct mm_rec *r, const struct mm_ends *e);
+void alert_emit(struct mm_rec *r);
 void alert_asset(const struct mm_event_def *sig, int signature_id,
 		 uint32_t ip, const struct zone *z, const char *detail);
 
