@@ -26,26 +26,11 @@
 
 #include "../../store/store.h"
 #include "store_fixture.h"
+#include "link_fixture.h"
 
 static int setup(void **state)
 {
 	return fx_setup(state, "link");
-}
-
-static struct store_server *server(void *zctx, const char *db, const char *ep)
-{
-	struct store_server_opts so = {.endpoint = ep,
-				       .db_path = db,
-				       .aggregate_window = 0,
-				       .batch_max = 50,
-				       .batch_ms = 10};
-	char err[512];
-	struct store_server *s = store_server_new(zctx, &so, err, sizeof(err));
-
-	if (!s)
-		fail_msg("store_server_new(%s): %s", ep, err);
-	assert_int_equal(store_server_start_thread(s), 0);
-	return s;
 }
 
 static struct mm_link *link_to(void *zctx, const char *ep, size_t spool,
@@ -61,26 +46,6 @@ static struct mm_link *link_to(void *zctx, const char *ep, size_t spool,
 	if (!l)
 		fail_msg("mm_link_new(%s): %s", ep, err);
 	return l;
-}
-
-static int send_alerts(struct mm_link *l, int first, int n)
-{
-	char j[512];
-	int ok = 0;
-
-	for (int i = first; i < first + n; i++) {
-		int len = snprintf(
-			j, sizeof(j),
-			"{\"timestamp\":\"2015-10-22T10:%02d:%02d.000000Z\","
-			"\"event_type\":\"alert\",\"src_ip\":\"10.3.0.30\","
-			"\"dest_ip\":\"10.10.2.10\",\"dest_port\":502,"
-			"\"n\":%d,\"alert\":{\"signature\":\"t.n\","
-			"\"severity\":3}}",
-			i / 60 % 60, i % 60, i);
-		if (mm_link_send(l, "alert", j, (size_t)len) == 0)
-			ok++;
-	}
-	return ok;
 }
 
 /* poll the link's stats until cond holds or ~3 s passed */
@@ -134,22 +99,10 @@ static void flush_all(struct mm_link *l, struct store_server *s, int ms)
 		 (unsigned long long)ss.ack_drops);
 }
 
-static void assert_consistent(struct mm_link *l)
-{
-	struct mm_link_stats st;
-
-	mm_link_stats(l, &st);
-	assert_int_equal(st.queued, st.acked + st.dropped + st.backlog);
-}
-
 /* every record stored once: N alert rows, N distinct seqs, N (+1) ingests */
 static void assert_once(const char *db, long long n, long long others)
 {
-	assert_int_equal(q1(db, "SELECT count(*) FROM alerts"), n);
-	assert_int_equal(q1(db, "SELECT count(DISTINCT seq) FROM alerts"), n);
-	assert_int_equal(q1(db, "SELECT count(DISTINCT json_extract(eve,'$.n'))"
-				" FROM alerts"),
-			 n);
+	assert_alerts_once(db, n);
 	assert_int_equal(q1(db, "SELECT count(*) FROM ingest"), n + others);
 }
 
@@ -173,7 +126,7 @@ static void test_spool_until_store_starts(void **state)
 	assert_int_equal(st.dropped, 0);
 	assert_consistent(l);
 
-	s = server(NULL, f->db, f->ep);
+	s = fx_server(NULL, f->db, f->ep, 50);
 	assert_int_equal(mm_link_flush(l, 5000), 0);
 	mm_link_stats(l, &st);
 	assert_int_equal(st.acked, N + 1);
@@ -188,7 +141,7 @@ static void test_spool_until_store_starts(void **state)
 static void test_store_restart(void **state)
 {
 	struct fx *f = *state;
-	struct store_server *s = server(NULL, f->db, f->ep);
+	struct store_server *s = fx_server(NULL, f->db, f->ep, 50);
 	struct mm_link *l = link_to(NULL, f->ep, 10000, 200);
 	struct mm_link_stats st;
 	struct store_server_stats ss;
@@ -208,7 +161,7 @@ static void test_store_restart(void **state)
 	assert_true(st.backlog > 0);
 	assert_consistent(l);
 
-	s = server(NULL, f->db, f->ep);
+	s = fx_server(NULL, f->db, f->ep, 50);
 	flush_all(l, s, 8000);
 	mm_link_stats(l, &st);
 	assert_int_equal(st.acked, N1 + N2 + N3);
@@ -304,7 +257,7 @@ static void test_lost_acks(void **state)
 			  .front = "inproc://mm-proxy",
 			  .back = "inproc://mm-store",
 			  .drop = 3};
-	struct store_server *s = server(zctx, f->db, p.back);
+	struct store_server *s = fx_server(zctx, f->db, p.back, 50);
 	struct store_server_stats ss;
 	struct mm_link_stats st;
 	struct mm_link *l;
@@ -356,7 +309,7 @@ static void test_spool_bound(void **state)
 	assert_true((uint64_t)(N - ok) <= st.dropped);
 	assert_consistent(l);
 
-	s = server(NULL, f->db, f->ep);
+	s = fx_server(NULL, f->db, f->ep, 50);
 	assert_int_equal(mm_link_flush(l, 5000), 0);
 	mm_link_stats(l, &st);
 	assert_int_equal(st.acked, 16);

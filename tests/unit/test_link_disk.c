@@ -29,25 +29,11 @@
 
 #include "../../store/store.h"
 #include "store_fixture.h"
+#include "link_fixture.h"
 
 static int setup(void **state)
 {
 	return fx_setup(state, "spool");
-}
-
-static struct store_server *server(struct fx *f)
-{
-	struct store_server_opts so = {.endpoint = f->ep,
-				       .db_path = f->db,
-				       .batch_max = 100,
-				       .batch_ms = 10};
-	char err[512];
-	struct store_server *s = store_server_new(NULL, &so, err, sizeof(err));
-
-	if (!s)
-		fail_msg("store_server_new: %s", err);
-	assert_int_equal(store_server_start_thread(s), 0);
-	return s;
 }
 
 static struct mm_link *disk_link(struct fx *f, size_t spool, size_t bytes,
@@ -66,44 +52,6 @@ static struct mm_link *disk_link(struct fx *f, size_t spool, size_t bytes,
 	if (!l)
 		fail_msg("mm_link_new: %s", err);
 	return l;
-}
-
-static int send_alerts(struct mm_link *l, int first, int n)
-{
-	char j[512];
-	int ok = 0;
-
-	for (int i = first; i < first + n; i++) {
-		int len = snprintf(
-			j, sizeof(j),
-			"{\"timestamp\":\"2015-10-22T10:%02d:%02d.000000Z\","
-			"\"event_type\":\"alert\",\"src_ip\":\"10.3.0.30\","
-			"\"dest_ip\":\"10.10.2.10\",\"dest_port\":502,"
-			"\"n\":%d,\"alert\":{\"signature\":\"t.n\","
-			"\"severity\":3}}",
-			i / 60 % 60, i % 60, i);
-		if (mm_link_send(l, "alert", j, (size_t)len) == 0)
-			ok++;
-	}
-	return ok;
-}
-
-static void assert_consistent(struct mm_link *l)
-{
-	struct mm_link_stats st;
-
-	mm_link_stats(l, &st);
-	assert_int_equal(st.queued, st.acked + st.dropped + st.backlog);
-}
-
-/* every alert 0..n-1 stored exactly once */
-static void assert_once(const char *db, long long n)
-{
-	assert_int_equal(q1(db, "SELECT count(*) FROM alerts"), n);
-	assert_int_equal(q1(db, "SELECT count(DISTINCT json_extract(eve,'$.n'))"
-				" FROM alerts"),
-			 n);
-	assert_int_equal(q1(db, "SELECT count(DISTINCT seq) FROM alerts"), n);
 }
 
 /* spool files that hold records (empty ones are kept for reuse) */
@@ -160,14 +108,14 @@ static void test_restart_no_store(void **state)
 	assert_int_equal(st.backlog, N);
 	assert_consistent(l);
 	assert_int_equal(send_alerts(l, N, 20), 20);
-	s = server(f);
+	s = fx_server(NULL, f->db, f->ep, 100);
 	assert_int_equal(mm_link_flush(l, 8000), 0);
 	mm_link_stats(l, &st);
 	assert_int_equal(st.acked, N + 20);
 	assert_consistent(l);
 	mm_link_free(l);
 	store_server_free(s);
-	assert_once(f->db, N + 20);
+	assert_alerts_once(f->db, N + 20);
 	/* everything acknowledged: no segment left behind */
 	assert_int_equal(count_segments(f->spool), 0);
 
@@ -175,19 +123,19 @@ static void test_restart_no_store(void **state)
 	l = disk_link(f, 1000, 0, -1);
 	mm_link_stats(l, &st);
 	assert_int_equal(st.recovered, 0);
-	s = server(f);
+	s = fx_server(NULL, f->db, f->ep, 100);
 	assert_int_equal(send_alerts(l, N + 20, 5), 5);
 	assert_int_equal(mm_link_flush(l, 8000), 0);
 	mm_link_free(l);
 	store_server_free(s);
-	assert_once(f->db, N + 25);
+	assert_alerts_once(f->db, N + 25);
 }
 
 /* some stored before the stop, some not: each stored once after */
 static void test_restart_half_acked(void **state)
 {
 	struct fx *f = *state;
-	struct store_server *s = server(f);
+	struct store_server *s = fx_server(NULL, f->db, f->ep, 100);
 	struct mm_link *l = disk_link(f, 5000, 0, -1);
 	struct mm_link_stats st;
 	enum { N1 = 500, N2 = 2000 };
@@ -204,12 +152,12 @@ static void test_restart_half_acked(void **state)
 	mm_link_stats(l, &st);
 	/* at most what was not yet known to be acknowledged comes back */
 	assert_true(st.recovered <= N2 + 0u);
-	s = server(f);
+	s = fx_server(NULL, f->db, f->ep, 100);
 	assert_int_equal(mm_link_flush(l, 8000), 0);
 	assert_consistent(l);
 	mm_link_free(l);
 	store_server_free(s);
-	assert_once(f->db, N1 + N2);
+	assert_alerts_once(f->db, N1 + N2);
 }
 
 /* more than one file's share: several files, all read back, all emptied */
@@ -233,11 +181,11 @@ static void test_many_files(void **state)
 	l = disk_link(f, 30000, 8 << 20, -1);
 	mm_link_stats(l, &st);
 	assert_int_equal(st.recovered, N);
-	s = server(f);
+	s = fx_server(NULL, f->db, f->ep, 100);
 	assert_int_equal(mm_link_flush(l, 20000), 0);
 	mm_link_free(l);
 	store_server_free(s);
-	assert_once(f->db, N);
+	assert_alerts_once(f->db, N);
 	assert_int_equal(count_segments(f->spool), 0);
 }
 
@@ -273,11 +221,11 @@ static void test_torn_tail(void **state)
 	l = disk_link(f, 1000, 0, -1);
 	mm_link_stats(l, &st);
 	assert_int_equal(st.recovered, 10);
-	s = server(f);
+	s = fx_server(NULL, f->db, f->ep, 100);
 	assert_int_equal(mm_link_flush(l, 8000), 0);
 	mm_link_free(l);
 	store_server_free(s);
-	assert_once(f->db, 10);
+	assert_alerts_once(f->db, 10);
 }
 
 static void test_spool_dir_rules(void **state)
@@ -331,7 +279,7 @@ static void test_spool_bytes(void **state)
 	assert_true(st.spool_bytes <= 20000);
 	assert_consistent(l);
 	kept = (int)st.backlog;
-	s = server(f);
+	s = fx_server(NULL, f->db, f->ep, 100);
 	assert_int_equal(mm_link_flush(l, 8000), 0);
 	mm_link_free(l);
 	store_server_free(s);
@@ -342,7 +290,7 @@ static void test_spool_bytes(void **state)
 static void test_beats(void **state)
 {
 	struct fx *f = *state;
-	struct store_server *s = server(f);
+	struct store_server *s = fx_server(NULL, f->db, f->ep, 100);
 	struct store_server_stats ss;
 	struct mm_link *l;
 	struct mm_link_opts lo = {.endpoint = f->ep, .sensor = "box1",
