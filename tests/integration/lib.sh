@@ -17,6 +17,24 @@ have_shared() { [ -d "$PCAPS" ] && [ -f "$PCAPS/INVENTORY.tsv" ]; }
 have_tshark() { command -v tshark >/dev/null 2>&1; }
 tmpdir() { d=$(mktemp -d /tmp/mm-test.XXXXXX); echo "$d"; }
 
+# wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds
+# (its status after the last try)
+wait_for() {
+	w_left=$(($1 * 10)); shift
+	while [ "$w_left" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		w_left=$((w_left - 1))
+	done
+	"$@"
+}
+alive() { kill -0 "$1" 2>/dev/null; }
+dead() { ! kill -0 "$1" 2>/dev/null; }
+# has_line FILE PATTERN: grep -q that is quiet about a missing file
+has_line() { grep -q "$2" "$1" 2>/dev/null; }
+# sql DB QUERY: one row a line, fields separated by |
+sql() { sqlite3 -batch -noheader -separator '|' "$1" "$2"; }
+
 # tshark_diff_all PROTO INVENTORY_COLUMN TSHARK_FILTER --key ours=theirs...
 # Runs tshark_diff.py on every ../shared/pcaps file whose inventory column
 # (1-based, e.g. 7 = modbus_pdus) is > 0, with the exceptions in

@@ -205,19 +205,6 @@ conduits:
 EOF
 printf 'detect:\n  quiet_period: %s\n' "$QUIET" >"$T/live.yaml"
 
-wait_for() {
-	w_left=$(($1 * 10)); shift
-	while [ "$w_left" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		w_left=$((w_left - 1))
-	done
-	"$@"
-}
-alive() { kill -0 "$1" 2>/dev/null; }
-dead() { ! kill -0 "$1" 2>/dev/null; }
-has_line() { grep -q "$2" "$1" 2>/dev/null; }
-
 "$BIN/mimamorid" -i lo -f "$FILTER" --zones "$T/zones-live.yaml" \
 	--config "$T/live.yaml" --db "$T/live.db" --log-dir "$T/live" \
 	--sensor detect-live >"$T/sensor.out" 2>"$T/sensor.err" &

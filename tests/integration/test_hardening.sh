@@ -34,18 +34,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-wait_for() {
-	w_left=$(($1 * 10)); shift
-	while [ "$w_left" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		w_left=$((w_left - 1))
-	done
-	"$@"
-}
-dead() { ! kill -0 "$1" 2>/dev/null; }
-has_line() { grep -q "$2" "$1" 2>/dev/null; }
-sql() { sqlite3 -batch -noheader -separator '|' "$1" "$2"; }
 expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
 
 # ------------------------------------------------------------ make install

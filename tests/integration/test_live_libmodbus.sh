@@ -57,22 +57,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds
-wait_for() {
-	w_left=$(($1 * 10)); shift
-	while [ "$w_left" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		w_left=$((w_left - 1))
-	done
-	"$@"
-}
-alive() { kill -0 "$1" 2>/dev/null; }
-dead() { ! kill -0 "$1" 2>/dev/null; }
-has_line() { grep -q "$2" "$1" 2>/dev/null; }
 
-# sql DB QUERY: one row a line, fields separated by |
-sql() { sqlite3 -batch -noheader -separator '|' "$1" "$2"; }
 
 # a JSON-lines file as one JSON array file, for sqlite's json_each
 jsonl_to_array() {
