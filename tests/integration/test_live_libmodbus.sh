@@ -57,8 +57,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-
-
 # a JSON-lines file as one JSON array file, for sqlite's json_each
 jsonl_to_array() {
 	awk 'BEGIN { printf "[" } NF { if (n++) printf ","; printf "%s", $0 }
