@@ -17,6 +17,27 @@ have_shared() { [ -d "$PCAPS" ] && [ -f "$PCAPS/INVENTORY.tsv" ]; }
 have_tshark() { command -v tshark >/dev/null 2>&1; }
 tmpdir() { d=$(mktemp -d /tmp/mm-test.XXXXXX); echo "$d"; }
 
+# live_ready NAME PROGRAM...: may this test capture on lo, with these
+# programs built?  0: yes; 1: no, said as a SKIP (the caller ends, its
+# earlier checks standing); 2: a program is missing, said as a FAIL
+live_ready() {
+	lr_name=$1; shift
+	if [ "$(id -u)" != 0 ]; then
+		skip "$lr_name" "live capture on lo needs root (running as uid $(id -u))"
+		return 1
+	fi
+	if ! ip link show lo >/dev/null 2>&1; then
+		skip "$lr_name" "no loopback interface: 'ip link show lo' failed"
+		return 1
+	fi
+	for lr_f in "$@"; do
+		if [ ! -x "$lr_f" ]; then
+			fail "$lr_name: build" "$lr_f is missing: run 'make tests-build'"
+			return 2
+		fi
+	done
+}
+
 # wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds
 # (its status after the last try)
 wait_for() {

@@ -174,18 +174,11 @@ fi
 
 # ------------------------------------------------------------ live
 N=live
-if [ "$(id -u)" != 0 ]; then
-	skip "$N" "live capture on lo needs root (running as uid $(id -u))"
-	rm -rf "$T"; [ -z "$FAILED" ]; exit
-fi
-if ! ip link show lo >/dev/null 2>&1; then
-	skip "$N" "no loopback interface: 'ip link show lo' failed"
-	[ -z "$FAILED" ]; exit
-fi
-if [ ! -x "$PEER" ]; then
-	fail "$N: build" "$PEER is missing: run 'make tests-build'"
-	exit 1
-fi
+live_ready "$N" "$PEER"
+case $? in
+1) rm -rf "$T"; [ -z "$FAILED" ]; exit ;;
+2) exit 1 ;;
+esac
 
 A=127.0.0.12  # PLC-DET-A: sweep, function-code scan, floods
 U=127.0.0.13  # PLC-DET-B: the unit-id scan (its own client/server pair)

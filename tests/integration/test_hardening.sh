@@ -83,20 +83,11 @@ else
 	skip "$N: systemd-analyze verify" "systemd-analyze is not installed (Debian package systemd)"
 fi
 
-if [ "$(id -u)" != 0 ]; then
-	skip "$N: privilege drop" "needs root (running as uid $(id -u))"
-	exit 0
-fi
-if ! ip link show lo >/dev/null 2>&1; then
-	skip "$N: live sensor" "no loopback interface"
-	exit 0
-fi
-for f in "$BIN/mimamorid" "$PEER"; do
-	if [ ! -x "$f" ]; then
-		fail "$N: build" "$f is missing: run 'make tests-build'"
-		exit 1
-	fi
-done
+live_ready "$N: privilege drop" "$BIN/mimamorid" "$PEER"
+case $? in
+1) exit 0 ;;
+2) exit 1 ;;
+esac
 
 # who the sensor must become: mimamori if that user exists, else nobody
 if id mimamori >/dev/null 2>&1; then WANT_USER=mimamori; else WANT_USER=nobody; fi

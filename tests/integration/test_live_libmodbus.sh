@@ -29,20 +29,11 @@ SCADA=127.0.0.1    # zone scada (seisan_kanri, medium): every client
 # loopback (127.0.0.1:502) must not add alerts to this store.
 FILTER="tcp port $PORT and (host $PLC or host $STRANGER)"
 
-if [ "$(id -u)" != 0 ]; then
-	skip "$N" "live capture on lo needs root (running as uid $(id -u))"
-	exit 0
-fi
-if ! ip link show lo >/dev/null 2>&1; then
-	skip "$N" "no loopback interface: 'ip link show lo' failed"
-	exit 0
-fi
-for f in "$BIN/mimamorid" "$PEER"; do
-	if [ ! -x "$f" ]; then
-		fail "$N: build" "$f is missing: run 'make tests-build'"
-		exit 1
-	fi
-done
+live_ready "$N" "$BIN/mimamorid" "$PEER"
+case $? in
+1) exit 0 ;;
+2) exit 1 ;;
+esac
 if ! command -v sqlite3 >/dev/null 2>&1; then
 	fail "$N: tools" "sqlite3 (Debian package sqlite3) is not installed"
 	exit 1
