@@ -1122,19 +1122,25 @@ out:
 	return it;
 }
 
-/* the database thread takes no signal: they stop the receiving loop */
-static int start_db_thread(struct store_server *s)
+/* a thread that takes no signal (it inherits the mask it is made with) */
+static int start_unsignalled(pthread_t *t, void *(*fn)(void *), void *arg)
 {
 	sigset_t all, old;
 	int rc;
 
-	if (s->db_started)
-		return 0;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&s->db_thread, NULL, db_run, s);
+	rc = pthread_create(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0)
+	return rc != 0 ? -1 : 0;
+}
+
+/* the database thread takes no signal: they stop the receiving loop */
+static int start_db_thread(struct store_server *s)
+{
+	if (s->db_started)
+		return 0;
+	if (start_unsignalled(&s->db_thread, db_run, s))
 		return -1;
 	s->db_started = true;
 	return 0;
@@ -1238,19 +1244,12 @@ static void *server_thread(void *arg)
 
 int store_server_start_thread(struct store_server *s)
 {
-	sigset_t all, old;
-	int rc;
-
 	/* both threads exist when this returns: an embedding process may
 	 * forbid making threads (a seccomp filter) right after */
 	if (start_db_thread(s))
 		return -1;
 	/* signals belong to the main thread of the process that embeds us */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&s->thread, NULL, server_thread, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0)
+	if (start_unsignalled(&s->thread, server_thread, s))
 		return -1;
 	s->threaded = true;
 	return 0;
