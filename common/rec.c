@@ -132,33 +132,122 @@ static const char esc_table[256] = {
 	['"'] = '"', ['\\'] = '\\',
 };
 
-/* escaped string contents (no quotes); the bytes must be valid UTF-8 */
-static void put_escaped(struct mm_rec *r, const uint8_t *s, size_t n)
+/*
+ * The separator before a member, and its key inside an object, with room
+ * for `extra` more bytes after it; returns where the value goes, NULL when
+ * memory ran out.  Keys are the program's own literals ("tid", "src_ip"):
+ * they never need escaping, so they are copied as they are.
+ */
+static inline char *member(struct mm_rec *r, const char *k, size_t extra)
 {
-	static const char hex[] = "0123456789abcdef";
+	size_t n = k ? strlen(k) : 0;
 	char *o;
 
-	/* the worst case, once: every byte becomes \u00XX */
-	if (!reserve(r, n * 6))
-		return;
+	if (!reserve(r, n + 4 + extra))
+		return NULL;
 	o = r->buf + r->used;
-	for (size_t i = 0; i < n; i++) {
-		/* eight plain bytes at a time: no control byte, quote,
-		 * backslash or DEL among them (the "has a byte less than n"
-		 * and "has a zero byte" word tests, exact as to whether there
-		 * is one) */
-		while (n - i >= 8) {
-			const uint64_t ones = 0x0101010101010101ull;
-			const uint64_t high = 0x8080808080808080ull;
-			uint64_t w, q, b, d;
+	if (!r->first[r->depth])
+		*o++ = ',';
+	r->first[r->depth] = false;
+	if (k) {
+		*o++ = '"';
+		memcpy(o, k, n);
+		o += n;
+		*o++ = '"';
+		*o++ = ':';
+	}
+	return o;
+}
+
+/* the end of what member() began */
+static inline void done(struct mm_rec *r, char *o)
+{
+	r->used = (size_t)(o - r->buf);
+}
+
+static inline void key(struct mm_rec *r, const char *k)
+{
+	char *o = member(r, k, 0);
+
+	if (o)
+		done(r, o);
+}
+
+/*
+ * Whether a word holds a byte that needs escaping: a control byte, quote,
+ * backslash or DEL (the "has a byte less than n" and "has a zero byte"
+ * word tests, exact as to whether there is one).
+ */
+static inline uint64_t dirty8(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull;
+	const uint64_t high = 0x8080808080808080ull;
+	uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\'),
+		 d = w ^ (ones * 0x7f);
+
+	return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+		((b - ones) & ~b) | ((d - ones) & ~d)) & high;
+}
+
+static inline uint32_t dirty4(uint32_t w)
+{
+	const uint32_t ones = 0x01010101u, high = 0x80808080u;
+	uint32_t q = w ^ (ones * '"'), b = w ^ (ones * '\\'),
+		 d = w ^ (ones * 0x7f);
+
+	return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+		((b - ones) & ~b) | ((d - ones) & ~d)) & high;
+}
+
+/*
+ * The escaped contents (no quotes) of s[0..n) at o, which has room for
+ * n * 6 bytes (every byte as \u00XX); returns the end.  The bytes must be
+ * valid UTF-8.  Most strings need no escape at all: they are checked and
+ * copied a word at a time, the last word overlapping the one before, so a
+ * short string costs two or three words and no byte loop.
+ */
+static char *esc_copy(char *o, const uint8_t *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0;
+
+	if (n >= 8) {
+		uint64_t w;
+		for (; n - i >= 8; i += 8) {
 			memcpy(&w, s + i, 8);
-			q = w ^ (ones * '"');
-			b = w ^ (ones * '\\');
-			d = w ^ (ones * 0x7f);
-			if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
-			     ((b - ones) & ~b) | ((d - ones) & ~d)) & high)
+			if (dirty8(w))
+				goto bytes;
+			memcpy(o + i, &w, 8);
+		}
+		if (i == n)
+			return o + n;
+		memcpy(&w, s + n - 8, 8);
+		if (!dirty8(w)) {
+			memcpy(o + n - 8, &w, 8);
+			return o + n;
+		}
+	} else if (n >= 4) {
+		uint32_t a, z;
+		memcpy(&a, s, 4);
+		memcpy(&z, s + n - 4, 4);
+		if (!dirty4(a) && !dirty4(z)) {
+			memcpy(o, &a, 4);
+			memcpy(o + n - 4, &z, 4);
+			return o + n;
+		}
+	}
+bytes:
+	/* s[0..i) is copied already: on from the first word that holds a
+	 * byte to escape (or from 0) */
+	o += i;
+	for (; i < n; i++) {
+		/* eight plain bytes at a time again after an escape */
+		while (n - i >= 8) {
+			uint64_t w;
+			memcpy(&w, s + i, 8);
+			if (dirty8(w))
 				break; /* byte by byte up to the next clean word */
-			memcpy(o, s + i, 8);
+			memcpy(o, &w, 8);
 			o += 8;
 			i += 8;
 		}
@@ -179,49 +268,33 @@ static void put_escaped(struct mm_rec *r, const uint8_t *s, size_t n)
 			*o++ = e;
 		}
 	}
-	r->used = (size_t)(o - r->buf);
+	return o;
 }
 
-static void put_string(struct mm_rec *r, const uint8_t *s, size_t n)
+/* escaped string contents (no quotes) at the end of the record */
+static void put_escaped(struct mm_rec *r, const uint8_t *s, size_t n)
 {
-	put_c(r, '"');
-	put_escaped(r, s, n);
-	put_c(r, '"');
-}
-
-/*
- * The separator before a member, and its key inside an object.  Keys are
- * the program's own literals ("tid", "src_ip"): they never need escaping,
- * so they are copied as they are.
- */
-static inline void key(struct mm_rec *r, const char *k)
-{
-	size_t n = k ? strlen(k) : 0;
-	char *o;
-
-	if (!reserve(r, n + 4))
-		return;
-	o = r->buf + r->used;
-	if (!r->first[r->depth])
-		*o++ = ',';
-	r->first[r->depth] = false;
-	if (k) {
-		*o++ = '"';
-		memcpy(o, k, n);
-		o += n;
-		*o++ = '"';
-		*o++ = ':';
-	}
-	r->used = (size_t)(o - r->buf);
+	/* the worst case, once: every byte becomes \u00XX */
+	if (reserve(r, n * 6))
+		done(r, esc_copy(r->buf + r->used, s, n));
 }
 
 void rec_str(struct mm_rec *r, const char *k, const char *v)
 {
-	key(r, k);
-	if (v)
-		put_string(r, (const uint8_t *)v, strlen(v));
-	else
-		put(r, "null", 4);
+	size_t n = v ? strlen(v) : 0;
+	char *o = member(r, k, n * 6 + 4);
+
+	if (!o)
+		return;
+	if (!v) {
+		memcpy(o, "null", 4);
+		done(r, o + 4);
+		return;
+	}
+	*o++ = '"';
+	o = esc_copy(o, (const uint8_t *)v, n);
+	*o++ = '"';
+	done(r, o);
 }
 
 /* length of the valid UTF-8 sequence at p (1-4), or 0 when invalid */
@@ -286,61 +359,106 @@ void rec_strn(struct mm_rec *r, const char *k, const uint8_t *v, size_t n)
 	put_c(r, '"');
 }
 
-/* decimal text of v into the end of buf[24]; returns where it starts.
- * Two digits per division: register dumps are mostly numbers. */
-static char *utoa_tail(char buf[24], unsigned long long v)
+static const char pairs[201] =
+	"00010203040506070809101112131415161718192021222324"
+	"25262728293031323334353637383940414243444546474849"
+	"50515253545556575859606162636465666768697071727374"
+	"75767778798081828384858687888990919293949596979899";
+
+/* how many decimal digits v has (1..10) */
+static inline unsigned dec_len32(uint32_t v)
 {
-	static const char pairs[201] =
-		"00010203040506070809101112131415161718192021222324"
-		"25262728293031323334353637383940414243444546474849"
-		"50515253545556575859606162636465666768697071727374"
-		"75767778798081828384858687888990919293949596979899";
-	char *p = buf + 24;
+	if (v < 100)
+		return v < 10 ? 1 : 2;
+	if (v < 10000)
+		return v < 1000 ? 3 : 4;
+	if (v < 1000000)
+		return v < 100000 ? 5 : 6;
+	if (v < 100000000)
+		return v < 10000000 ? 7 : 8;
+	return v < 1000000000 ? 9 : 10;
+}
+
+/* the decimal text of v at o; returns the end.  Written from its last
+ * digit back, two digits per division: register dumps are mostly
+ * numbers, ports and counts most of the rest. */
+static inline char *put_dec32(char *o, uint32_t v)
+{
+	char *end = o + dec_len32(v), *p = end;
 
 	while (v >= 100) {
-		unsigned d = (unsigned)(v % 100) * 2;
+		unsigned d = (v % 100) * 2;
 		v /= 100;
 		*--p = pairs[d + 1];
 		*--p = pairs[d];
 	}
 	if (v >= 10) {
-		unsigned d = (unsigned)v * 2;
-		*--p = pairs[d + 1];
-		*--p = pairs[d];
+		*--p = pairs[v * 2 + 1];
+		*--p = pairs[v * 2];
 	} else {
 		*--p = (char)('0' + v);
 	}
-	return p;
+	return end;
+}
+
+/* the same for any value (up to 20 digits) */
+static char *put_dec(char *o, unsigned long long v)
+{
+	char tmp[20], *p = tmp + sizeof(tmp);
+	size_t n;
+
+	if (v <= UINT32_MAX)
+		return put_dec32(o, (uint32_t)v);
+	/* the low eight digits at a time into tmp, the rest in 32 bits */
+	while (v > UINT32_MAX) {
+		uint32_t low = (uint32_t)(v % 100000000);
+		v /= 100000000;
+		for (int i = 0; i < 4; i++) {
+			unsigned d = (low % 100) * 2;
+			low /= 100;
+			*--p = pairs[d + 1];
+			*--p = pairs[d];
+		}
+	}
+	o = put_dec32(o, (uint32_t)v);
+	n = (size_t)(tmp + sizeof(tmp) - p);
+	memcpy(o, p, n);
+	return o + n;
 }
 
 void rec_int(struct mm_rec *r, const char *k, long long v)
 {
-	char buf[24];
-	char *p = utoa_tail(buf, v < 0 ? 0ULL - (unsigned long long)v
-				       : (unsigned long long)v);
+	char *o = member(r, k, 21);
 
+	if (!o)
+		return;
 	if (v < 0)
-		*--p = '-';
-	key(r, k);
-	put(r, p, (size_t)(buf + 24 - p));
+		*o++ = '-';
+	done(r, put_dec(o, v < 0 ? 0ULL - (unsigned long long)v
+				 : (unsigned long long)v));
 }
 
 void rec_uint(struct mm_rec *r, const char *k, unsigned long long v)
 {
-	char buf[24];
-	char *p = utoa_tail(buf, v);
+	char *o = member(r, k, 20);
 
-	key(r, k);
-	put(r, p, (size_t)(buf + 24 - p));
+	if (o)
+		done(r, put_dec(o, v));
 }
 
 void rec_bool(struct mm_rec *r, const char *k, bool v)
 {
-	key(r, k);
-	if (v)
-		put(r, "true", 4);
-	else
-		put(r, "false", 5);
+	char *o = member(r, k, 5);
+
+	if (!o)
+		return;
+	if (v) {
+		memcpy(o, "true", 4);
+		done(r, o + 4);
+	} else {
+		memcpy(o, "false", 5);
+		done(r, o + 5);
+	}
 }
 
 void rec_double(struct mm_rec *r, const char *k, double v)
@@ -360,59 +478,66 @@ void rec_double(struct mm_rec *r, const char *k, double v)
 
 void rec_null(struct mm_rec *r, const char *k)
 {
-	key(r, k);
-	put(r, "null", 4);
+	char *o = member(r, k, 4);
+
+	if (o) {
+		memcpy(o, "null", 4);
+		done(r, o + 4);
+	}
 }
 
 void rec_hex(struct mm_rec *r, const char *k, const uint8_t *p, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";
+	char *o = member(r, k, n * 2 + 2);
 
-	key(r, k);
-	put_c(r, '"');
-	if (reserve(r, n * 2)) {
-		for (size_t i = 0; i < n; i++) {
-			r->buf[r->used++] = digits[p[i] >> 4];
-			r->buf[r->used++] = digits[p[i] & 15];
-		}
+	if (!o)
+		return;
+	*o++ = '"';
+	for (size_t i = 0; i < n; i++) {
+		*o++ = digits[p[i] >> 4];
+		*o++ = digits[p[i] & 15];
 	}
-	put_c(r, '"');
+	*o++ = '"';
+	done(r, o);
 }
 
 void rec_be16_array(struct mm_rec *r, const char *k, const uint8_t *p,
 		    size_t n)
 {
-	char *o;
-
-	key(r, k);
 	/* at most "65535," per value, and the brackets */
-	if (!reserve(r, n * 6 + 2))
+	char *o = member(r, k, n * 6 + 2);
+
+	if (!o)
 		return;
-	o = r->buf + r->used;
 	*o++ = '[';
 	for (size_t i = 0; i < n; i++) {
-		char buf[24];
-		char *d = utoa_tail(buf, (unsigned)p[2 * i] << 8 | p[2 * i + 1]);
-		size_t len = (size_t)(buf + 24 - d);
 		if (i)
 			*o++ = ',';
-		memcpy(o, d, len);
-		o += len;
+		o = put_dec32(o, (uint32_t)p[2 * i] << 8 | p[2 * i + 1]);
 	}
 	*o++ = ']';
-	r->used = (size_t)(o - r->buf);
+	done(r, o);
 }
 
 void rec_raw(struct mm_rec *r, const char *k, const char *json, size_t n)
 {
-	key(r, k);
-	put(r, json, n);
+	char *o = member(r, k, n);
+
+	if (o) {
+		memcpy(o, json, n);
+		done(r, o + n);
+	}
 }
 
 static void open_level(struct mm_rec *r, const char *k, char c, bool array)
 {
-	key(r, k);
-	put_c(r, c);
+	char *o = member(r, k, 1);
+
+	if (o) {
+		*o++ = c;
+		done(r, o);
+	}
 	if (r->depth + 1 >= REC_DEPTH) {
 		r->failed = true; /* deeper than any record we write */
 		return;
@@ -449,7 +574,8 @@ void rec_arr_end(struct mm_rec *r)
 	close_level(r, ']');
 }
 
-void mm_format_ts(char *buf, size_t len, int64_t sec, int64_t usec)
+/* the 27 characters of a time stamp at o (see mm_format_ts); returns the end */
+static char *put_ts(char *o, int64_t sec, int64_t usec)
 {
 	/* the date and time change once a second, records far more often:
 	 * keep the formatted second (per thread: the store has its own) */
@@ -457,12 +583,8 @@ void mm_format_ts(char *buf, size_t len, int64_t sec, int64_t usec)
 	static _Thread_local char cached[64]; /* 2026-11-26T12:04:03 */
 	struct tm tm;
 	time_t t = (time_t)sec;
+	unsigned u;
 
-	if (len < 28) {
-		if (len)
-			buf[0] = 0;
-		return;
-	}
 	if (sec != cached_sec) {
 		if (!gmtime_r(&t, &tm))
 			memset(&tm, 0, sizeof(tm));
@@ -471,14 +593,34 @@ void mm_format_ts(char *buf, size_t len, int64_t sec, int64_t usec)
 			 tm.tm_hour, tm.tm_min, tm.tm_sec);
 		cached_sec = sec;
 	}
-	memcpy(buf, cached, 19);
-	buf[19] = '.';
-	if (usec < 0 || usec > 999999)
-		usec = 0;
-	for (int i = 25; i >= 20; i--) {
-		buf[i] = (char)('0' + usec % 10);
-		usec /= 10;
+	memcpy(o, cached, 19);
+	o[19] = '.';
+	u = usec < 0 || usec > 999999 ? 0 : (unsigned)usec;
+	memcpy(o + 20, pairs + u / 10000 * 2, 2);
+	memcpy(o + 22, pairs + u / 100 % 100 * 2, 2);
+	memcpy(o + 24, pairs + u % 100 * 2, 2);
+	o[26] = 'Z';
+	return o + 27;
+}
+
+void rec_ts(struct mm_rec *r, const char *k, int64_t sec, int64_t usec)
+{
+	char *o = member(r, k, 29);
+
+	if (!o)
+		return;
+	*o++ = '"';
+	o = put_ts(o, sec, usec);
+	*o++ = '"';
+	done(r, o);
+}
+
+void mm_format_ts(char *buf, size_t len, int64_t sec, int64_t usec)
+{
+	if (len < 28) {
+		if (len)
+			buf[0] = 0;
+		return;
 	}
-	buf[26] = 'Z';
-	buf[27] = 0;
+	*put_ts(buf, sec, usec) = 0;
 }

@@ -37,11 +37,11 @@ void rec_double(struct mm_rec *r, const char *k, double v);
 void rec_null(struct mm_rec *r, const char *k);
 /* bytes as lower-case hex text */
 void rec_hex(struct mm_rec *r, const char *k, const uint8_t *p, size_t n);
-/* an already-formatted JSON value (object, array, number) spliced in */
 /* an array of n big-endian 16-bit numbers from p[0..2n) (register dumps:
  * one call instead of one rec_uint per value) */
 void rec_be16_array(struct mm_rec *r, const char *k, const uint8_t *p,
 		    size_t n);
+/* an already-formatted JSON value (object, array, number) spliced in */
 void rec_raw(struct mm_rec *r, const char *k, const char *json, size_t n);
 
 void rec_obj_begin(struct mm_rec *r, const char *k);
@@ -51,5 +51,7 @@ void rec_arr_end(struct mm_rec *r);
 
 /* ISO 8601 UTC with microseconds: 2026-11-26T12:04:03.123456Z (buf >= 32) */
 void mm_format_ts(char *buf, size_t len, int64_t sec, int64_t usec);
+/* the same time stamp as a string member, written in place */
+void rec_ts(struct mm_rec *r, const char *k, int64_t sec, int64_t usec);
 
 #endif /* MM_REC_H */
