@@ -32,6 +32,7 @@ void mm_cfg_defaults(struct mm_cfg *c)
 	c->udp_flows_max = 65536;
 	c->udp_idle = 120;
 	c->gap_timeout = 5;
+	c->tcp_fast_path = true;
 	c->hosts_max = 65536;
 	c->spool_max = 100000;
 	c->resend_ms = 1000;
@@ -276,6 +277,8 @@ static int set_key(struct cfg_parse *p, struct mm_cfg *c, const char *sect,
 		return get_int(p, v, k, 64, 10000000, &c->max_streams);
 	if (IS("tcp", "gap_timeout"))
 		return get_num(p, v, k, 0, 3600, &c->gap_timeout);
+	if (IS("tcp", "fast_path"))
+		return get_bool(p, v, k, &c->tcp_fast_path);
 	if (IS("udp", "max_flows"))
 		return get_int(p, v, k, 16, 10000000, &c->udp_flows_max);
 	if (IS("udp", "idle_timeout"))

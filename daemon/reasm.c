@@ -34,6 +34,7 @@
 #include <sys/random.h>
 
 #include "sensor.h"
+#include "tcpfast.h"
 
 /* libnids' TCP half-stream states are the kernel's (netinet/tcp.h) */
 
@@ -503,9 +504,11 @@ static void holes_sweep(bool all)
 
 /*
  * Before libnids sees a data segment of an established stream: note holes
- * and fill one that would otherwise stall or be discarded.
+ * and fill one that would otherwise stall or be discarded.  True when the
+ * segment lies beyond a hole (then the stream may even have been
+ * restarted: a is not to be used again).
  */
-static void watch_holes(struct tcp_stream *a, bool from_client, uint32_t seq,
+static bool watch_holes(struct tcp_stream *a, bool from_client, uint32_t seq,
 			uint32_t datalen, size_t iplen)
 {
 	struct mm_flow *f = a->user;
@@ -517,19 +520,20 @@ static void watch_holes(struct tcp_stream *a, bool from_client, uint32_t seq,
 	int truesize;
 
 	if (!f)
-		return;
+		return false;
 	dir = from_client != f->swapped ? MM_DIR_TO_SERVER : MM_DIR_TO_CLIENT;
 	hs = &f->half[dir];
 	exp = snd->first_data_seq + (uint32_t)rcv->count + (uint32_t)rcv->urg_count;
 	if (hs->hole && !rcv->list)
 		hole_clear(f, hs); /* a late segment closed it: reordering */
 	if (!seq_after(seq, exp))
-		return;
+		return false;
 	hole_note(f, hs, seq, datalen);
 	truesize = (int)(((iplen + 16) + 15) & ~(size_t)15) + NIDS_SKB_OVERHEAD;
 	if (rcv->rmem_alloc + truesize > NIDS_QUEUE_LIMIT ||
 	    mm_now() - hs->hole_since >= mm.cfg.gap_timeout)
 		hole_fill(f, dir);
+	return true;
 }
 
 /*
@@ -641,7 +645,7 @@ void reasm_packet(const uint8_t *ip, size_t len)
 	struct tuple4 tup;
 	struct tcp_stream *a;
 	struct mm_flow *f;
-	bool from_client = true;
+	bool from_client = true, fast;
 	struct pcap_pkthdr h;
 
 	if (len < 20) {
@@ -728,6 +732,13 @@ void reasm_packet(const uint8_t *ip, size_t len)
 
 			f = tcp_flow_find(sa, sp, da, dp, &from_client);
 			a = f ? f->tcp : NULL;
+			/*
+			 * The fast path (tcpfast.c) takes a segment of a
+			 * stream our flow knows, and only while nothing below
+			 * has filled a hole, noted one or restarted the
+			 * stream: then a may be gone, and libnids decides.
+			 */
+			fast = a != NULL;
 			if (!a && !(flags & (TH_SYN | TH_RST)) && datalen > 0) {
 				/* not established: does libnids know it at all? */
 				tup.saddr = sa; tup.source = sp;
@@ -744,14 +755,17 @@ void reasm_packet(const uint8_t *ip, size_t len)
 			if (a && a->nids_state == NIDS_DATA && (flags & TH_ACK) &&
 			    !(flags & (TH_SYN | TH_RST))) {
 				/* filling may have ended the stream */
-				if (watch_acks(a, from_client, ack) &&
-				    !tcp_flow_find(sa, sp, da, dp, &from_client))
-					a = NULL;
+				if (watch_acks(a, from_client, ack)) {
+					fast = false;
+					if (!tcp_flow_find(sa, sp, da, dp, &from_client))
+						a = NULL;
+				}
 			}
 			if (!(flags & (TH_SYN | TH_RST)) && datalen > 0) {
 				if (!a) {
 					pickup(sa, sp, da, dp, seq, ack, flags & TH_ACK);
 				} else if (a->nids_state != NIDS_DATA) {
+					fast = false;
 					/*
 					 * A handshake libnids saw only part of
 					 * (a SYN whose SYN-ACK the span port
@@ -769,8 +783,21 @@ void reasm_packet(const uint8_t *ip, size_t len)
 						       flags & TH_ACK);
 					}
 				} else {
-					watch_holes(a, from_client, seq, (uint32_t)datalen, iplen);
+					if (watch_holes(a, from_client, seq,
+							(uint32_t)datalen, iplen))
+						fast = false;
 				}
+			}
+			if (fast && mm.cfg.tcp_fast_path && ihl == 20 &&
+			    iplen <= len) {
+				struct tcpfast_seg s = {
+					.tcp = t, .thl = thl, .data = t + thl,
+					.datalen = (uint32_t)datalen, .seq = seq,
+					.ack = ack, .flags = flags,
+					.window = (uint16_t)(t[14] << 8 | t[15]),
+				};
+				if (tcpfast_segment(a, from_client, &s))
+					return;
 			}
 		}
 	}

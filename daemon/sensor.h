@@ -61,6 +61,7 @@ struct mm_cfg {
 	int udp_flows_max;       /* concurrent UDP flows we keep */
 	double udp_idle;         /* seconds before an idle UDP flow ends */
 	double gap_timeout;      /* seconds a TCP hole may stall a stream */
+	bool tcp_fast_path;      /* in-order segments bypass libnids (tcpfast.c) */
 	int hosts_max;           /* hosts remembered (zones, asset facts) */
 	size_t spool_max;        /* unacknowledged records kept by the link */
 	int resend_ms;
@@ -106,6 +107,7 @@ struct mm_stats {
 	uint64_t tcp_other_packets; /* TCP on no dissector's port: not reassembled */
 	uint64_t tcp_half_open_evicted; /* half-open streams pushed out of a
 					 * full table (libnids: no warning) */
+	uint64_t tcp_fast;        /* in-order segments that bypassed libnids */
 	uint64_t udp_datagrams;
 	uint64_t udp_flows;
 	uint64_t udp_flows_evicted;

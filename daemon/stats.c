@@ -58,6 +58,7 @@ void mm_stats_json(struct mm_rec *r)
 	rec_uint(r, "resync", s->tcp_desync);
 	rec_uint(r, "other_packets", s->tcp_other_packets);
 	rec_uint(r, "half_open_evicted", s->tcp_half_open_evicted);
+	rec_uint(r, "fast_path", s->tcp_fast);
 	rec_obj_end(r);
 	rec_obj_begin(r, "udp");
 	rec_uint(r, "datagrams", s->udp_datagrams);
