@@ -132,15 +132,40 @@ static const char esc_table[256] = {
 	['"'] = '"', ['\\'] = '\\',
 };
 
-/*
- * The separator before a member, and its key inside an object, with room
- * for `extra` more bytes after it; returns where the value goes, NULL when
- * memory ran out.  Keys are the program's own literals ("tid", "src_ip"):
- * they never need escaping, so they are copied as they are.
- */
-static inline char *member(struct mm_rec *r, const char *k, size_t extra)
+/* n bytes of a key: most are 2 to 16 bytes long, copied as two
+ * overlapping words rather than by a library call */
+static inline void copy_key(char *o, const char *k, size_t n)
 {
-	size_t n = k ? strlen(k) : 0;
+	if (n >= 8 && n <= 16) {
+		uint64_t a, z;
+		memcpy(&a, k, 8);
+		memcpy(&z, k + n - 8, 8);
+		memcpy(o, &a, 8);
+		memcpy(o + n - 8, &z, 8);
+	} else if (n >= 4 && n < 8) {
+		uint32_t a, z;
+		memcpy(&a, k, 4);
+		memcpy(&z, k + n - 4, 4);
+		memcpy(o, &a, 4);
+		memcpy(o + n - 4, &z, 4);
+	} else if (n > 0 && n < 4) {
+		o[0] = k[0];
+		o[n / 2] = k[n / 2];
+		o[n - 1] = k[n - 1];
+	} else {
+		memcpy(o, k, n);
+	}
+}
+
+/*
+ * The separator before a member, and its key k[0..n) inside an object, with
+ * room for `extra` more bytes after it; returns where the value goes, NULL
+ * when memory ran out.  Keys are the program's own literals ("tid",
+ * "src_ip"): they never need escaping, so they are copied as they are.
+ */
+static inline char *member(struct mm_rec *r, const char *k, size_t n,
+			   size_t extra)
+{
 	char *o;
 
 	if (!reserve(r, n + 4 + extra))
@@ -151,7 +176,7 @@ static inline char *member(struct mm_rec *r, const char *k, size_t extra)
 	r->first[r->depth] = false;
 	if (k) {
 		*o++ = '"';
-		memcpy(o, k, n);
+		copy_key(o, k, n);
 		o += n;
 		*o++ = '"';
 		*o++ = ':';
@@ -165,9 +190,9 @@ static inline void done(struct mm_rec *r, char *o)
 	r->used = (size_t)(o - r->buf);
 }
 
-static inline void key(struct mm_rec *r, const char *k)
+static inline void key(struct mm_rec *r, const char *k, size_t kn)
 {
-	char *o = member(r, k, 0);
+	char *o = member(r, k, kn, 0);
 
 	if (o)
 		done(r, o);
@@ -279,10 +304,10 @@ static void put_escaped(struct mm_rec *r, const uint8_t *s, size_t n)
 		done(r, esc_copy(r->buf + r->used, s, n));
 }
 
-void rec_str(struct mm_rec *r, const char *k, const char *v)
+void rec_str_k(struct mm_rec *r, const char *k, size_t kn, const char *v)
 {
 	size_t n = v ? strlen(v) : 0;
-	char *o = member(r, k, n * 6 + 4);
+	char *o = member(r, k, kn, n * 6 + 4);
 
 	if (!o)
 		return;
@@ -333,11 +358,12 @@ static size_t utf8_seq(const uint8_t *p, size_t n)
 	return len;
 }
 
-void rec_strn(struct mm_rec *r, const char *k, const uint8_t *v, size_t n)
+void rec_strn_k(struct mm_rec *r, const char *k, size_t kn, const uint8_t *v,
+		size_t n)
 {
 	size_t i = 0;
 
-	key(r, k);
+	key(r, k, kn);
 	/*
 	 * Valid UTF-8 (a Japanese device name) passes as it is; a byte that
 	 * is not part of a valid sequence is written as the code point of the
@@ -426,9 +452,9 @@ static char *put_dec(char *o, unsigned long long v)
 	return o + n;
 }
 
-void rec_int(struct mm_rec *r, const char *k, long long v)
+void rec_int_k(struct mm_rec *r, const char *k, size_t kn, long long v)
 {
-	char *o = member(r, k, 21);
+	char *o = member(r, k, kn, 21);
 
 	if (!o)
 		return;
@@ -438,17 +464,18 @@ void rec_int(struct mm_rec *r, const char *k, long long v)
 				 : (unsigned long long)v));
 }
 
-void rec_uint(struct mm_rec *r, const char *k, unsigned long long v)
+void rec_uint_k(struct mm_rec *r, const char *k, size_t kn,
+		unsigned long long v)
 {
-	char *o = member(r, k, 20);
+	char *o = member(r, k, kn, 20);
 
 	if (o)
 		done(r, put_dec(o, v));
 }
 
-void rec_bool(struct mm_rec *r, const char *k, bool v)
+void rec_bool_k(struct mm_rec *r, const char *k, size_t kn, bool v)
 {
-	char *o = member(r, k, 5);
+	char *o = member(r, k, kn, 5);
 
 	if (!o)
 		return;
@@ -461,12 +488,12 @@ void rec_bool(struct mm_rec *r, const char *k, bool v)
 	}
 }
 
-void rec_double(struct mm_rec *r, const char *k, double v)
+void rec_double_k(struct mm_rec *r, const char *k, size_t kn, double v)
 {
 	char buf[32];
 	int n;
 
-	key(r, k);
+	key(r, k, kn);
 	/* JSON has no NaN or infinity */
 	if (v != v || v > 1.7976931348623157e308 || v < -1.7976931348623157e308) {
 		put(r, "null", 4);
@@ -476,9 +503,9 @@ void rec_double(struct mm_rec *r, const char *k, double v)
 	put(r, buf, (size_t)n);
 }
 
-void rec_null(struct mm_rec *r, const char *k)
+void rec_null_k(struct mm_rec *r, const char *k, size_t kn)
 {
-	char *o = member(r, k, 4);
+	char *o = member(r, k, kn, 4);
 
 	if (o) {
 		memcpy(o, "null", 4);
@@ -486,10 +513,11 @@ void rec_null(struct mm_rec *r, const char *k)
 	}
 }
 
-void rec_hex(struct mm_rec *r, const char *k, const uint8_t *p, size_t n)
+void rec_hex_k(struct mm_rec *r, const char *k, size_t kn, const uint8_t *p,
+	       size_t n)
 {
 	static const char digits[] = "0123456789abcdef";
-	char *o = member(r, k, n * 2 + 2);
+	char *o = member(r, k, kn, n * 2 + 2);
 
 	if (!o)
 		return;
@@ -502,11 +530,11 @@ void rec_hex(struct mm_rec *r, const char *k, const uint8_t *p, size_t n)
 	done(r, o);
 }
 
-void rec_be16_array(struct mm_rec *r, const char *k, const uint8_t *p,
-		    size_t n)
+void rec_be16_array_k(struct mm_rec *r, const char *k, size_t kn,
+		      const uint8_t *p, size_t n)
 {
 	/* at most "65535," per value, and the brackets */
-	char *o = member(r, k, n * 6 + 2);
+	char *o = member(r, k, kn, n * 6 + 2);
 
 	if (!o)
 		return;
@@ -520,9 +548,10 @@ void rec_be16_array(struct mm_rec *r, const char *k, const uint8_t *p,
 	done(r, o);
 }
 
-void rec_raw(struct mm_rec *r, const char *k, const char *json, size_t n)
+void rec_raw_k(struct mm_rec *r, const char *k, size_t kn, const char *json,
+	       size_t n)
 {
-	char *o = member(r, k, n);
+	char *o = member(r, k, kn, n);
 
 	if (o) {
 		memcpy(o, json, n);
@@ -530,9 +559,10 @@ void rec_raw(struct mm_rec *r, const char *k, const char *json, size_t n)
 	}
 }
 
-static void open_level(struct mm_rec *r, const char *k, char c, bool array)
+static void open_level(struct mm_rec *r, const char *k, size_t kn, char c,
+		       bool array)
 {
-	char *o = member(r, k, 1);
+	char *o = member(r, k, kn, 1);
 
 	if (o) {
 		*o++ = c;
@@ -554,9 +584,9 @@ static void close_level(struct mm_rec *r, char c)
 	put_c(r, c);
 }
 
-void rec_obj_begin(struct mm_rec *r, const char *k)
+void rec_obj_begin_k(struct mm_rec *r, const char *k, size_t kn)
 {
-	open_level(r, k, '{', false);
+	open_level(r, k, kn, '{', false);
 }
 
 void rec_obj_end(struct mm_rec *r)
@@ -564,9 +594,9 @@ void rec_obj_end(struct mm_rec *r)
 	close_level(r, '}');
 }
 
-void rec_arr_begin(struct mm_rec *r, const char *k)
+void rec_arr_begin_k(struct mm_rec *r, const char *k, size_t kn)
 {
-	open_level(r, k, '[', true);
+	open_level(r, k, kn, '[', true);
 }
 
 void rec_arr_end(struct mm_rec *r)
@@ -603,9 +633,10 @@ static char *put_ts(char *o, int64_t sec, int64_t usec)
 	return o + 27;
 }
 
-void rec_ts(struct mm_rec *r, const char *k, int64_t sec, int64_t usec)
+void rec_ts_k(struct mm_rec *r, const char *k, size_t kn, int64_t sec,
+	      int64_t usec)
 {
-	char *o = member(r, k, 29);
+	char *o = member(r, k, kn, 29);
 
 	if (!o)
 		return;
