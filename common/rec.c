@@ -488,19 +488,143 @@ void rec_bool_k(struct mm_rec *r, const char *k, size_t kn, bool v)
 	}
 }
 
+/*
+ * printf's "%.17g" of a finite v at o (room for 32), for the values
+ * devices report (zero, and 1e-5 <= |v| < 2^53, or integers below 10^17);
+ * returns the end, or NULL for any other value, which goes to snprintf.
+ * printf costs about 4,000 instructions a value (its multi-precision
+ * digit loop): this is the same text, digit for digit, by exact integer
+ * arithmetic.  |v| = m * 2^e; the 17 significant digits are
+ * D = m * 10^s / 2^-e rounded half to even (as glibc rounds in the
+ * default mode), with s chosen so that 10^16 <= D < 10^17; then %g's rule
+ * (C11 7.21.6.1): fixed notation for a decimal exponent X in -4..16,
+ * else d.ddde-XX, trailing zeros and a bare point removed.
+ */
+static char *put_g17(char *o, double v)
+{
+	static const unsigned long long p10[] = {
+		1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
+		10000000ull, 100000000ull, 1000000000ull, 10000000000ull,
+		100000000000ull, 1000000000000ull, 10000000000000ull,
+		100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+		100000000000000000ull, 1000000000000000000ull,
+		10000000000000000000ull,
+	};
+	uint64_t bits, m;
+	unsigned __int128 n, rem, half;
+	unsigned long long d;
+	char dig[17];
+	int e, x, s, sh, len;
+
+	memcpy(&bits, &v, 8);
+	if (bits >> 63)
+		*o++ = '-';
+	bits &= ~(1ull << 63);
+	if (bits == 0) {
+		*o++ = '0';
+		return o;
+	}
+	if (bits >> 52 == 0)
+		return NULL; /* subnormal */
+	m = (bits & ((1ull << 52) - 1)) | 1ull << 52;
+	e = (int)(bits >> 52) - 1075;
+	if (e >= 0) {
+		/* an integer: all of its digits while there are at most 17 */
+		if (e > 11 || (m << e) >= p10[17])
+			return NULL;
+		return put_dec(o, m << e);
+	}
+	if (e < -69)
+		return NULL; /* below about 1e-5 */
+	sh = -e;
+	/* x: the decimal exponent, estimated from the binary one (log10(2)
+	 * as 78913 / 2^18) and corrected by the exact bounds on D */
+	x = ((e + 52) * 78913) >> 18;
+	for (;;) {
+		s = 16 - x;
+		if (s < 0 || s > 21)
+			return NULL;
+		n = (unsigned __int128)m *
+		    (s > 19 ? p10[19] : p10[s]) * (s > 19 ? p10[s - 19] : 1);
+		d = (unsigned long long)(n >> sh);
+		if (d >= p10[17])
+			x++;
+		else if (d < p10[16])
+			x--;
+		else
+			break;
+	}
+	rem = n & (((unsigned __int128)1 << sh) - 1);
+	half = (unsigned __int128)1 << (sh - 1);
+	if (rem > half || (rem == half && (d & 1)))
+		d++;
+	if (d == p10[17]) {
+		d = p10[16];
+		x++;
+	}
+	for (int i = 16; i >= 0; i--) {
+		dig[i] = (char)('0' + d % 10);
+		d /= 10;
+	}
+	len = 17;
+	if (x < -4 || x >= 17) {
+		while (len > 1 && dig[len - 1] == '0')
+			len--;
+		*o++ = dig[0];
+		if (len > 1) {
+			*o++ = '.';
+			memcpy(o, dig + 1, (size_t)len - 1);
+			o += len - 1;
+		}
+		*o++ = 'e';
+		*o++ = x < 0 ? '-' : '+';
+		x = x < 0 ? -x : x;
+		if (x < 10)
+			*o++ = '0';
+		return put_dec32(o, (uint32_t)x);
+	}
+	/* digits after the point: those past the integer part, trailing
+	 * zeros removed */
+	while (len > (x >= 0 ? x + 1 : 0) && dig[len - 1] == '0')
+		len--;
+	if (x >= 0) {
+		memcpy(o, dig, (size_t)x + 1);
+		o += x + 1;
+		if (len > x + 1) {
+			*o++ = '.';
+			memcpy(o, dig + x + 1, (size_t)(len - x - 1));
+			o += len - x - 1;
+		}
+		return o;
+	}
+	*o++ = '0';
+	*o++ = '.';
+	for (int i = 0; i < -x - 1; i++)
+		*o++ = '0';
+	memcpy(o, dig, (size_t)len);
+	return o + len;
+}
+
 void rec_double_k(struct mm_rec *r, const char *k, size_t kn, double v)
 {
-	char buf[32];
-	int n;
+	char *o = member(r, k, kn, 32), *end;
 
-	key(r, k, kn);
+	if (!o)
+		return;
 	/* JSON has no NaN or infinity */
 	if (v != v || v > 1.7976931348623157e308 || v < -1.7976931348623157e308) {
-		put(r, "null", 4);
+		memcpy(o, "null", 4);
+		done(r, o + 4);
 		return;
 	}
-	n = snprintf(buf, sizeof(buf), "%.17g", v);
-	put(r, buf, (size_t)n);
+	end = put_g17(o, v);
+	if (!end) {
+		char buf[32];
+		int n = snprintf(buf, sizeof(buf), "%.17g", v);
+		memcpy(o, buf, (size_t)n);
+		end = o + n;
+	}
+	done(r, end);
 }
 
 void rec_null_k(struct mm_rec *r, const char *k, size_t kn)
