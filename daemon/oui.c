@@ -41,33 +41,16 @@ struct oui_table {
 
 static const int oui_bits[3] = { 24, 28, 36 };
 
+/* a hex digit's value, or -1 (ASCII: what tolower() did in the C locale;
+ * c | 0x20 is 'a' to 'f' for those and 'A' to 'F' only) */
 static int hexval(int c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+	unsigned d = (unsigned)c - '0';
 
-/* "AB-CD-EF" at s: the 24-bit value, or -1 */
-static long parse_dashed(const char *s)
-{
-	long v = 0;
-
-	for (int i = 0; i < 8; i++) {
-		if (i % 3 == 2) {
-			if (s[i] != '-')
-				return -1;
-			continue;
-		}
-		int h = hexval((unsigned char)s[i]);
-		if (h < 0)
-			return -1;
-		v = v * 16 + h;
-	}
-	return v;
+	if (d < 10)
+		return (int)d;
+	d = ((unsigned)c | 0x20) - 'a';
+	return d < 6 ? (int)d + 10 : -1;
 }
 
 /* n hex digits at s, or -1 */
@@ -84,37 +67,62 @@ static long long parse_hex(const char *s, int n)
 	return v;
 }
 
-/* the organisation after "(hex)" or "(base 16)", trimmed */
-static const char *org_after(char *line, const char *tag)
+/* "AB-CD-EF" at s (8 bytes of one line): the 24-bit value, or -1 */
+static long parse_dashed(const char *s)
 {
-	char *p = strstr(line, tag), *end;
+	long long hi = parse_hex(s, 2), mid = parse_hex(s + 3, 2),
+		  lo = parse_hex(s + 6, 2);
 
-	if (!p)
-		return NULL;
-	p += strlen(tag);
-	while (*p == ' ' || *p == '\t')
-		p++;
-	end = p + strlen(p);
-	while (end > p && isspace((unsigned char)end[-1]))
-		*--end = 0;
-	return *p ? p : NULL;
+	if (s[2] != '-' || s[5] != '-' || hi < 0 || mid < 0 || lo < 0)
+		return -1;
+	return (long)(hi << 16 | mid << 8 | lo);
 }
 
-static int add(struct oui_table *t, int k, uint64_t prefix, const char *org)
+/* the first tag (tlen bytes) in [s, end), or NULL: strstr() on a line
+ * with no NUL */
+static inline const char *find_tag(const char *s, const char *end,
+				   const char *tag, size_t tlen)
 {
-	size_t len = strlen(org) + 1;
+	while ((size_t)(end - s) >= tlen &&
+	       (s = memchr(s, tag[0], (size_t)(end - s) - tlen + 1))) {
+		if (!memcmp(s, tag, tlen))
+			return s;
+		s++;
+	}
+	return NULL;
+}
 
-	if (t->n[k] == t->cap[k]) {
+/* the organisation after the tag at tag (of tlen bytes) up to end,
+ * trimmed; its length, 0 when empty */
+static inline size_t org_after(const char *tag, size_t tlen, const char *end,
+			       const char **org)
+{
+	const char *p = tag + tlen;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	while (end > p && isspace((unsigned char)end[-1]))
+		end--;
+	*org = p;
+	return (size_t)(end - p);
+}
+
+/* room for more entries in table k and bytes more of names; 0 or -1 */
+static int reserve(struct oui_table *t, int k, size_t more, size_t bytes)
+{
+	if (t->n[k] + more > t->cap[k]) {
 		size_t cap = t->cap[k] ? t->cap[k] * 2 : 1024;
+		while (cap < t->n[k] + more)
+			cap *= 2;
 		struct oui_entry *e = realloc(t->e[k], cap * sizeof(*e));
 		if (!e)
 			return -1;
 		t->e[k] = e;
 		t->cap[k] = cap;
 	}
-	if (t->names_used + len > t->names_cap) {
+	if (t->names_used + bytes > t->names_cap) {
 		size_t cap = t->names_cap ? t->names_cap * 2 : 65536;
-		while (cap < t->names_used + len)
+		while (cap < t->names_used + bytes)
 			cap *= 2;
 		char *n = realloc(t->names, cap);
 		if (!n)
@@ -122,11 +130,20 @@ static int add(struct oui_table *t, int k, uint64_t prefix, const char *org)
 		t->names = n;
 		t->names_cap = cap;
 	}
-	memcpy(t->names + t->names_used, org, len);
+	return 0;
+}
+
+static int add(struct oui_table *t, int k, uint64_t prefix, const char *org,
+	       size_t orglen)
+{
+	if (reserve(t, k, 1, orglen + 1))
+		return -1;
+	memcpy(t->names + t->names_used, org, orglen);
+	t->names[t->names_used + orglen] = 0;
 	t->e[k][t->n[k]].prefix = prefix;
 	t->e[k][t->n[k]].name = (uint32_t)t->names_used;
 	t->n[k]++;
-	t->names_used += len;
+	t->names_used += orglen + 1;
 	return 0;
 }
 
@@ -149,56 +166,93 @@ static char *slurp(const char *path, size_t *len)
 }
 
 /*
+ * The first line at or after p (a line's start) that can hold a tag: the
+ * postal addresses (indented) and blank lines are passed on their first
+ * byte, a blank "\r\n" without a search for its end.  buf[len] is a NUL.
+ */
+static inline const char *next_line(const char *p, const char *end)
+{
+	while (p < end) {
+		if (*p == '\t' || (*p == '\r' && p[1] != '\n')) {
+			p = memchr(p, '\n', (size_t)(end - p));
+			if (!p)
+				return end;
+			p++;
+		} else if (*p == '\r') {
+			p += 2;
+		} else if (*p == '\n') {
+			p++;
+		} else {
+			return p;
+		}
+	}
+	return end;
+}
+
+/*
  * One registry file.  MA-L lines: "AB-CD-EF   (hex)\t\tOrg".  MA-M and
  * MA-S add the block on the next line: "B00000-BFFFFF  (base 16)  Org"
  * (6 hex digits after the 24-bit OUI: the top 1 or 3 of them fix the
  * block for 28- and 36-bit prefixes).
  *
  * Read whole and walked in place: nine lines in ten are postal addresses
- * (indented) or blank, skipped on their first byte; only the others are
- * copied out and searched for the tags.  Through fgets(), line by line,
- * this was a sixth of the sensor's instructions on a 100,000-packet run.
+ * (indented) or blank, skipped on their first byte (next_line).  The
+ * others are read where they lie, as the strings fgets() into line[512]
+ * made of them: at most 511 bytes, cut at a NUL (looked for line by line
+ * only in a file that has one).  Through fgets(), this was a sixth of the
+ * sensor's instructions on a 100,000-packet run; copying each line out
+ * and strstr() on it, 49 million instructions at the first lookup.
  */
 static int load_file(struct oui_table *t, const char *path, int k)
 {
+	static const char hex_tag[] = "(hex)", b16_tag[] = "(base 16)";
+	enum { HEX_LEN = sizeof(hex_tag) - 1, B16_LEN = sizeof(b16_tag) - 1 };
 	size_t len = 0;
-	char *buf = slurp(path, &len), *p, *end;
-	char line[512];
+	char *buf = slurp(path, &len);
+	const char *p, *end;
 	long oui = -1;
 	int added = 0;
+	bool nul;
 
 	if (!buf)
 		return -1;
-	for (p = buf, end = buf + len; p < end;) {
-		char *nl = memchr(p, '\n', (size_t)(end - p));
+	/* the registries hold an entry per 160 bytes or more, and names
+	 * are less than a sixth of them: room at once rather than by
+	 * doubling (add() still grows past it) */
+	(void)reserve(t, k, len / 160, len / 6);
+	nul = memchr(buf, 0, len) != NULL;
+	end = buf + len;
+	for (p = next_line(buf, end); p < end; p = next_line(p, end)) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = (nl ? (size_t)(nl - p) + 1 : (size_t)(end - p));
-		char *cur = p;
+		const char *cur = p, *lend, *tag, *org;
+		size_t olen;
 
 		p += n;
-		if (*cur == '\t' || *cur == '\r' || *cur == '\n')
-			continue;
-		/* fgets() into line[512] saw at most 511 bytes of a line */
-		if (n > sizeof(line) - 1)
-			n = sizeof(line) - 1;
-		memcpy(line, cur, n);
-		line[n] = 0;
-		/* a dash at [2] and [5] first, before looking for the tags */
-		bool dashed = line[0] && line[1] && line[2] == '-' && line[5] == '-';
-		if (dashed && strstr(line, "(hex)")) {
-			const char *org;
-			oui = parse_dashed(line);
+		lend = cur + (n < 511 ? n : 511);
+		if (nul && (tag = memchr(cur, 0, (size_t)(lend - cur))))
+			lend = tag;
+		/* a dash at [2] and [5] first, before looking for the tags
+		 * (neither tag fits in a shorter line) */
+		bool dashed = lend - cur >= 6 && cur[2] == '-' && cur[5] == '-';
+		/* with those dashes, "(hex)" can start at [6] at the earliest */
+		if (dashed && (tag = find_tag(cur + 6, lend, hex_tag, HEX_LEN))) {
+			/* all 8 characters of the OUI are in the line */
+			oui = parse_dashed(cur);
 			if (oui < 0 || k != 0)
 				continue;
-			org = org_after(line, "(hex)");
-			if (org && add(t, 0, (uint64_t)oui, org) == 0)
+			olen = org_after(tag, HEX_LEN, lend, &org);
+			if (olen && add(t, 0, (uint64_t)oui, org, olen) == 0)
 				added++;
 		} else if (k != 0 && oui >= 0 && !dashed &&
-			   strstr(line, "(base 16)")) {
+			   (tag = find_tag(cur, lend, b16_tag, B16_LEN))) {
 			int digits = k == 1 ? 1 : 3;
-			long long blk = parse_hex(line, digits);
-			const char *org = org_after(line, "(base 16)");
-			if (blk >= 0 && org &&
-			    add(t, k, ((uint64_t)oui << (4 * digits)) | (uint64_t)blk, org) == 0)
+			/* stops at the tag's '(' at the latest */
+			long long blk = parse_hex(cur, digits);
+			olen = org_after(tag, B16_LEN, lend, &org);
+			if (blk >= 0 && olen &&
+			    add(t, k, ((uint64_t)oui << (4 * digits)) | (uint64_t)blk,
+				org, olen) == 0)
 				added++;
 			oui = -1;
 		}
