@@ -278,10 +278,42 @@ static bool is_group_address(uint32_t ip_be)
 	return ip == 0xffffffffu || (ip >> 28) == 0xe;
 }
 
+/*
+ * policy_check for an op of the flow, remembered per flow: a flow's ops
+ * come from the same zones in the same protocol, a handful of classes.
+ * The memo holds for the model in force and its reload count (a new model
+ * may reuse the old one's address), the zones and the dissector.
+ */
+static enum policy_verdict flow_policy(struct mm_flow *f, const struct zone *src,
+				       const struct zone *dst,
+				       enum mm_op_class cls)
+{
+	struct mm_flow_memo *m = &f->memo;
+	const char *proto = f->d ? f->d->name : "unknown";
+	enum policy_verdict v;
+
+	if ((unsigned)cls >= MM_OP__N)
+		return policy_check(mm.zones, src, dst, proto, cls);
+	if (m->zm != mm.zones || m->zone_reloads != mm.st.zone_reloads ||
+	    m->src != src || m->dst != dst || m->d != f->d) {
+		m->zm = mm.zones;
+		m->zone_reloads = mm.st.zone_reloads;
+		m->src = src;
+		m->dst = dst;
+		m->d = f->d;
+		m->known = 0;
+	} else if (m->known & (1u << cls)) {
+		return (enum policy_verdict)m->verdict[cls];
+	}
+	v = policy_check(mm.zones, src, dst, proto, cls);
+	m->verdict[cls] = (uint8_t)v;
+	m->known |= (uint8_t)(1u << cls);
+	return v;
+}
+
 void alert_from_op(struct mm_flow *f, enum mm_dir dir, const struct mm_op *op)
 {
 	enum policy_verdict v;
-	const char *proto = f->d ? f->d->name : "unknown";
 	struct mm_ends e;
 
 	/* the requester is whoever sent this request (in BACnet both ends
@@ -298,7 +330,7 @@ void alert_from_op(struct mm_flow *f, enum mm_dir dir, const struct mm_op *op)
 			policy_alert(f, &e, SIG_UNKNOWN_HOST, op, false, e.dest_str);
 		v = POLICY_UNKNOWN_HOST;
 	} else {
-		v = policy_check(mm.zones, e.src_zone, e.dest_zone, proto, op->cls);
+		v = flow_policy(f, e.src_zone, e.dest_zone, op->cls);
 		if (v == POLICY_NO_CONDUIT)
 			policy_alert(f, &e, SIG_NO_CONDUIT, op, false, NULL);
 		else if (v == POLICY_OP_NOT_ALLOWED)

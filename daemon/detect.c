@@ -192,25 +192,41 @@ static uint64_t key_hash(const struct dkey *k)
 	return x;
 }
 
-static bool key_eq(const struct dkey *x, const struct dkey *y)
+/* every key is built with pad 0: the two words compare the fields */
+_Static_assert(sizeof(struct dkey) == 16, "dkey: two words, no padding");
+
+static inline bool key_eq(const struct dkey *x, const struct dkey *y)
 {
-	return x->a == y->a && x->b == y->b && x->c == y->c && x->d == y->d &&
-	       x->det == y->det;
+	uint64_t a[2], b[2];
+
+	memcpy(a, x, sizeof(a));
+	memcpy(b, y, sizeof(b));
+	return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
 }
 
-/* the entry for k, zeroed with its key when new (*fresh) */
-static void *tab_get(const struct dtab *t, const struct dkey *k, double now,
-		     double stale, bool *fresh)
+static struct dhdr *tab_slot(const struct dtab *t, size_t i)
 {
-	size_t i0 = (size_t)key_hash(k) & (t->n - 1);
+	return (struct dhdr *)((char *)t->base + (i & (t->n - 1)) * t->esz);
+}
+
+/* tab_get without a hint that holds: the window scan */
+static void *tab_find(const struct dtab *t, const struct dkey *k, double now,
+		      double stale, bool *fresh, void **hint)
+{
+	size_t i0 = (size_t)key_hash(k);
 	struct dhdr *free_slot = NULL, *oldest = NULL;
 
 	*fresh = false;
 	for (size_t j = 0; j < DT_PROBE; j++) {
-		struct dhdr *e = (struct dhdr *)((char *)t->base +
-			((i0 + j) & (t->n - 1)) * t->esz);
-		if (e->used && key_eq(&e->k, k))
+		struct dhdr *e = tab_slot(t, i0 + j);
+		if (e->used && key_eq(&e->k, k)) {
+			if (hint)
+				*hint = e;
 			return e;
+		}
+	}
+	for (size_t j = 0; j < DT_PROBE; j++) {
+		struct dhdr *e = tab_slot(t, i0 + j);
 		if (!e->used || now - e->last > stale) {
 			if (!free_slot)
 				free_slot = e;
@@ -227,7 +243,28 @@ static void *tab_get(const struct dtab *t, const struct dkey *k, double now,
 	free_slot->used = true;
 	free_slot->last = now;
 	*fresh = true;
+	if (hint)
+		*hint = free_slot;
 	return free_slot;
+}
+
+/*
+ * The entry for k, zeroed with its key when new (*fresh).  A key lives in
+ * one slot of its window at most (it is only placed when the window lacks
+ * it), so *hint - the slot this caller's flow last got from this table -
+ * holding k is the slot the window scan would find: no hash, no scan.
+ * hint may be NULL; it is set to the entry returned.
+ */
+static inline void *tab_get(const struct dtab *t, const struct dkey *k,
+			    double now, double stale, bool *fresh, void **hint)
+{
+	struct dhdr *h = hint ? *hint : NULL;
+
+	if (h && h->used && key_eq(&h->k, k)) {
+		*fresh = false;
+		return h;
+	}
+	return tab_find(t, k, now, stale, fresh, hint);
 }
 
 static double max2(double a, double b)
@@ -454,12 +491,23 @@ static struct scan_ent scan_slots[SCAN_SLOTS];
 static const struct dtab scan_tab = { scan_slots, SCAN_SLOTS,
 				      sizeof(struct scan_ent) };
 
-static struct scan_ent *scan_get(uint32_t cli, uint32_t srv, double now)
+/*
+ * The flow's slot hints (struct mm_flow_memo.det_slot): its scan entry,
+ * its write flood target, and a sweep entry per Modbus table (a poller
+ * reads several in turn: one hint for all would rarely hold).
+ */
+enum { HINT_SCAN, HINT_RATE, HINT_SWEEP, HINT__N = HINT_SWEEP + 4 };
+_Static_assert(HINT__N <= sizeof(((struct mm_flow_memo *)0)->det_slot) /
+	       sizeof(void *), "mm_flow_memo.det_slot has a slot per hint");
+
+static struct scan_ent *scan_get(struct mm_flow *f, uint32_t cli, uint32_t srv,
+				 double now)
 {
 	struct dkey k = { cli, srv, 0, 0, DET_MODBUS_SCAN, 0 };
 	double w = detect_cfg.modbus_scan_window;
 	bool fresh;
-	struct scan_ent *s = tab_get(&scan_tab, &k, now, stale_after(w), &fresh);
+	struct scan_ent *s = tab_get(&scan_tab, &k, now, stale_after(w), &fresh,
+				     &f->memo.det_slot[HINT_SCAN]);
 	int step;
 
 	if (fresh)
@@ -521,7 +569,7 @@ static void scan_op(struct mm_flow *f, const struct mm_ends *e,
 	if (!c->modbus_scan_functions && !c->modbus_scan_refused &&
 	    !c->modbus_scan_units)
 		return;
-	s = scan_get(e->src_ip, e->dest_ip, now);
+	s = scan_get(f, e->src_ip, e->dest_ip, now);
 	/* 0 and 128..255 are no function codes ([AP] 5): one bit for all */
 	news = bit_add(s->fc[0], s->fc[1], op->function < 128 ? op->function : 0);
 	if (op->has_ref)
@@ -553,7 +601,7 @@ static void scan_refused(struct mm_flow *f, const struct mm_ends *e,
 	    !modbus_exception(detail, &fc, &code) || code != 1 || fc >= 128)
 		return;
 	ends_swap(e, &req);
-	s = scan_get(req.src_ip, req.dest_ip, now);
+	s = scan_get(f, req.src_ip, req.dest_ip, now);
 	bit_add(s->fc[0], s->fc[1], fc);
 	if (bit_add(s->refused[0], s->refused[1], fc))
 		scan_check(s, f, &req, now);
@@ -600,6 +648,12 @@ static const char *modbus_space_name(uint32_t space)
 	return "table";
 }
 
+/* the tables 0, 1, 3 and 4 (modbus_space_name) a hint each, others share */
+static unsigned sweep_hint(uint32_t space)
+{
+	return (space ^ (space >> 2) << 1) & 3;
+}
+
 static void sweep_op(struct mm_flow *f, const struct mm_ends *e,
 		     const struct mm_op *op, double now)
 {
@@ -613,7 +667,8 @@ static void sweep_op(struct mm_flow *f, const struct mm_ends *e,
 
 	if (!c->sweep_span || !op->has_ref || !op->count)
 		return;
-	s = tab_get(&sweep_tab, &k, now, stale_after(c->sweep_idle), &fresh);
+	s = tab_get(&sweep_tab, &k, now, stale_after(c->sweep_idle), &fresh,
+		    &f->memo.det_slot[HINT_SWEEP + sweep_hint(op->space)]);
 	s->h.last = now;
 	/*
 	 * A request continues a walk when it starts at or after the walk's
@@ -679,11 +734,11 @@ static const struct dtab rate_tab = { rate_slots, RATE_SLOTS,
 				      sizeof(struct rate_ent) };
 
 static struct rate_ent *rate_get(const struct dkey *k, double now,
-				 double window)
+				 double window, void **hint)
 {
 	bool fresh;
 	struct rate_ent *r = tab_get(&rate_tab, k, now, stale_after(window),
-				     &fresh);
+				     &fresh, hint);
 
 	if (fresh)
 		r->w.start = now;
@@ -704,7 +759,8 @@ static void flood_op(enum det d, struct mm_flow *f, const struct mm_ends *e,
 
 	if (!c->write_flood_rate)
 		return;
-	r = rate_get(&k, now, c->write_flood_seconds);
+	r = rate_get(&k, now, c->write_flood_seconds,
+		     &f->memo.det_slot[HINT_RATE]);
 	run = streak_add(&r->s, now, (uint32_t)c->write_flood_rate);
 	if (run < (uint32_t)c->write_flood_seconds || !episode_hot(&r->ep, now))
 		return;
@@ -731,7 +787,7 @@ static void storm_event(enum det d, struct mm_flow *f, const struct mm_ends *e,
 
 	if (!c->error_storm_count)
 		return;
-	r = rate_get(&k, now, c->error_storm_window);
+	r = rate_get(&k, now, c->error_storm_window, NULL);
 	n = win_add(&r->w, now, c->error_storm_window);
 	if (n < c->error_storm_count || !episode_hot(&r->ep, now))
 		return;
@@ -768,7 +824,7 @@ static void who_is_op(struct mm_flow *f, const struct mm_ends *e, double now)
 	struct rate_ent *r;
 	double n;
 
-	r = rate_get(&k, now, c->who_is_window);
+	r = rate_get(&k, now, c->who_is_window, NULL);
 	n = win_add(&r->w, now, c->who_is_window);
 	if (n < c->who_is_count || !episode_hot(&r->ep, now))
 		return;
@@ -822,7 +878,7 @@ static void recon_op(struct mm_flow *f, const struct mm_ends *e,
 	if (!c->s7_recon_items || is_engineering(e->src_zone))
 		return;
 	s = tab_get(&recon_tab, &k, now, stale_after(c->s7_recon_window),
-		    &fresh);
+		    &fresh, NULL);
 	if (fresh)
 		s->epoch = now;
 	bits_roll(s->items[0], s->items[1], RECON_BITS / 64,
@@ -889,7 +945,7 @@ void detect_touch(uint8_t proto, uint32_t src, uint32_t dst, uint16_t dport)
 	dz = mm.zones ? zone_lookup(mm.zones, dst, &dst_host) : NULL;
 	struct dkey k = { src, 0, zone_hash(dz), 0, DET_PORT_SCAN, 0 };
 	s = tab_get(&pscan_tab, &k, now, stale_after(c->port_scan_window),
-		    &fresh);
+		    &fresh, NULL);
 	if (fresh)
 		s->epoch = now;
 	bits_roll(s->pairs[0], s->pairs[1], PSCAN_BITS / 64,
@@ -935,7 +991,7 @@ void detect_touch(uint8_t proto, uint32_t src, uint32_t dst, uint16_t dport)
 enum det_proto { P_OTHER, P_MODBUS, P_S7, P_BACNET };
 
 /* by the registry's own entries: a pointer compare per op */
-static enum det_proto proto_of(const struct mm_dissector *d)
+static inline enum det_proto proto_of(const struct mm_dissector *d)
 {
 	static const struct mm_dissector *modbus, *s7, *bacnet;
 	static bool looked;

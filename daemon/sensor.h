@@ -204,6 +204,22 @@ struct mm_half {
 	bool replay;          /* libnids is delivering the queue after a fill */
 };
 
+/*
+ * What the detection path remembers of a flow (alert.c, detect.c).  Each
+ * entry is checked before use (a table slot against its key, a verdict
+ * against the model, reload count, zones and dissector it was judged
+ * with): a stale one only costs the lookup it would have saved.
+ */
+struct mm_flow_memo {
+	void *det_slot[6];            /* detect.c: table slots last used */
+	const struct zone_model *zm;  /* alert.c: the verdicts below are */
+	uint64_t zone_reloads;        /* policy_check's for this model, */
+	const struct zone *src, *dst; /* these zones */
+	const struct mm_dissector *d; /* and this dissector's protocol */
+	uint8_t known;                /* bit c: verdict[c] holds */
+	uint8_t verdict[MM_OP__N];    /* enum policy_verdict per op class */
+};
+
 struct mm_flow {
 	uint64_t id;
 	uint8_t transport;           /* IPPROTO_TCP / IPPROTO_UDP */
@@ -242,6 +258,7 @@ struct mm_flow {
 	/* UDP table (flow.c) */
 	struct mm_flow *hnext, *lru_prev, *lru_next;
 	double last_seen;
+	struct mm_flow_memo memo;    /* alert.c, detect.c */
 };
 
 /* the two ends of one PDU as alerts and logs name them: the sender is
