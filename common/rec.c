@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define REC_DEPTH 32
 
@@ -214,26 +217,87 @@ static inline uint64_t dirty8(uint64_t w)
 		((b - ones) & ~b) | ((d - ones) & ~d)) & high;
 }
 
-static inline uint32_t dirty4(uint32_t w)
+#ifdef __SSE2__
+/* the bytes among 16 that need escaping, one bit each */
+static inline unsigned dirty16(__m128i x)
 {
-	const uint32_t ones = 0x01010101u, high = 0x80808080u;
-	uint32_t q = w ^ (ones * '"'), b = w ^ (ones * '\\'),
-		 d = w ^ (ones * 0x7f);
+	/* unsigned x <= 0x1f: a control byte (bytes >= 0x80 are UTF-8) */
+	__m128i c = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x);
 
-	return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
-		((b - ones) & ~b) | ((d - ones) & ~d)) & high;
+	c = _mm_or_si128(c, _mm_cmpeq_epi8(x, _mm_set1_epi8('"')));
+	c = _mm_or_si128(c, _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+	c = _mm_or_si128(c, _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
+	return (unsigned)_mm_movemask_epi8(c);
 }
 
-/*
- * The escaped contents (no quotes) of s[0..n) at o, which has room for
- * n * 6 bytes (every byte as \u00XX); returns the end.  The bytes must be
- * valid UTF-8.  Most strings need no escape at all: they are checked and
- * copied a word at a time, the last word overlapping the one before, so a
- * short string costs two or three words and no byte loop.
- */
-static char *esc_copy(char *o, const uint8_t *s, size_t n)
+/* the 8 bytes of a and z (the zeros above them do not count) */
+static inline bool dirty_pair4(uint32_t a, uint32_t z)
 {
-	static const char hex[] = "0123456789abcdef";
+	return dirty16(_mm_set_epi32(0, 0, (int)z, (int)a)) & 0xff;
+}
+#else
+static inline bool dirty_pair4(uint32_t a, uint32_t z)
+{
+	return dirty8(a | (uint64_t)z << 32);
+}
+#endif
+
+/* clean_copy (below) for 4..7 bytes: two overlapping 4-byte words */
+static inline size_t clean_copy4(char *o, const uint8_t *s, size_t n)
+{
+	uint32_t a, z;
+
+	memcpy(&a, s, 4);
+	memcpy(&z, s + n - 4, 4);
+	if (dirty_pair4(a, z))
+		return 0;
+	memcpy(o, &a, 4);
+	memcpy(o + n - 4, &z, 4);
+	return n;
+}
+
+#ifdef __SSE2__
+/*
+ * Copies s[0..n) to o if no byte needs an escape and returns n; else
+ * returns how many leading bytes it copied (a multiple of 16, or 0).  The
+ * last block overlaps the one before: a short string is two checks.
+ */
+static inline size_t clean_copy(char *o, const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+
+	if (n >= 16) {
+		__m128i x;
+		for (; n - i >= 16; i += 16) {
+			x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+			if (dirty16(x))
+				return i;
+			_mm_storeu_si128((__m128i *)(void *)(o + i), x);
+		}
+		if (i == n)
+			return n;
+		x = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
+		if (dirty16(x))
+			return i;
+		_mm_storeu_si128((__m128i *)(void *)(o + n - 16), x);
+		return n;
+	}
+	if (n >= 8) {
+		__m128i a = _mm_loadl_epi64((const __m128i *)(const void *)s);
+		__m128i z = _mm_loadl_epi64(
+			(const __m128i *)(const void *)(s + n - 8));
+		if (dirty16(_mm_unpacklo_epi64(a, z)))
+			return 0;
+		_mm_storel_epi64((__m128i *)(void *)o, a);
+		_mm_storel_epi64((__m128i *)(void *)(o + n - 8), z);
+		return n;
+	}
+	return n >= 4 ? clean_copy4(o, s, n) : 0;
+}
+#else
+/* the same a word at a time */
+static inline size_t clean_copy(char *o, const uint8_t *s, size_t n)
+{
 	size_t i = 0;
 
 	if (n >= 8) {
@@ -241,29 +305,36 @@ static char *esc_copy(char *o, const uint8_t *s, size_t n)
 		for (; n - i >= 8; i += 8) {
 			memcpy(&w, s + i, 8);
 			if (dirty8(w))
-				goto bytes;
+				return i;
 			memcpy(o + i, &w, 8);
 		}
 		if (i == n)
-			return o + n;
+			return n;
 		memcpy(&w, s + n - 8, 8);
-		if (!dirty8(w)) {
-			memcpy(o + n - 8, &w, 8);
-			return o + n;
-		}
-	} else if (n >= 4) {
-		uint32_t a, z;
-		memcpy(&a, s, 4);
-		memcpy(&z, s + n - 4, 4);
-		if (!dirty4(a) && !dirty4(z)) {
-			memcpy(o, &a, 4);
-			memcpy(o + n - 4, &z, 4);
-			return o + n;
-		}
+		if (dirty8(w))
+			return i;
+		memcpy(o + n - 8, &w, 8);
+		return n;
 	}
-bytes:
-	/* s[0..i) is copied already: on from the first word that holds a
-	 * byte to escape (or from 0) */
+	return n >= 4 ? clean_copy4(o, s, n) : 0;
+}
+#endif
+
+/*
+ * The escaped contents (no quotes) of s[0..n) at o, which has room for
+ * n * 6 bytes (every byte as \u00XX); returns the end.  The bytes must be
+ * valid UTF-8.  Most strings need no escape at all: clean_copy checks and
+ * copies them whole, the byte loop is only for what follows an escape.
+ */
+static char *esc_copy(char *o, const uint8_t *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = clean_copy(o, s, n);
+
+	if (i == n)
+		return o + n;
+	/* s[0..i) is copied already: on from the first block that holds a
+	 * byte to escape */
 	o += i;
 	for (; i < n; i++) {
 		/* eight plain bytes at a time again after an escape */
