@@ -462,27 +462,49 @@ static const char pairs[201] =
 	"50515253545556575859606162636465666768697071727374"
 	"75767778798081828384858687888990919293949596979899";
 
-/* how many decimal digits v has (1..10) */
-static inline unsigned dec_len32(uint32_t v)
+/* the decimal text of v < 100000 at o; returns the end.  Register
+ * values, ports, counts and codes, most numbers a record holds: one or two
+ * divisions by 100, two digits from the table at a time. */
+static inline char *put_dec5(char *o, uint32_t v)
 {
-	if (v < 100)
-		return v < 10 ? 1 : 2;
-	if (v < 10000)
-		return v < 1000 ? 3 : 4;
-	if (v < 1000000)
-		return v < 100000 ? 5 : 6;
-	if (v < 100000000)
-		return v < 10000000 ? 7 : 8;
-	return v < 1000000000 ? 9 : 10;
+	uint32_t hi, lo;
+
+	if (v < 100) {
+		if (v < 10) {
+			*o = (char)('0' + v);
+			return o + 1;
+		}
+		memcpy(o, pairs + v * 2, 2);
+		return o + 2;
+	}
+	hi = v / 100;
+	lo = v - hi * 100;
+	if (hi < 10) {
+		*o++ = (char)('0' + hi);
+	} else if (hi < 100) {
+		memcpy(o, pairs + hi * 2, 2);
+		o += 2;
+	} else {
+		uint32_t top = hi / 100;
+		*o++ = (char)('0' + top);
+		memcpy(o, pairs + (hi - top * 100) * 2, 2);
+		o += 2;
+	}
+	memcpy(o, pairs + lo * 2, 2);
+	return o + 2;
 }
 
-/* the decimal text of v at o; returns the end.  Written from its last
- * digit back, two digits per division: register dumps are mostly
- * numbers, ports and counts most of the rest. */
+/* the same for any 32-bit value: below 100000 as above, else from the
+ * last digit back, two digits per division */
 static inline char *put_dec32(char *o, uint32_t v)
 {
-	char *end = o + dec_len32(v), *p = end;
+	char *end, *p;
 
+	if (v < 100000)
+		return put_dec5(o, v);
+	end = o + (v < 1000000 ? 6 : v < 10000000 ? 7 : v < 100000000 ? 8 :
+		   v < 1000000000 ? 9 : 10);
+	p = end;
 	while (v >= 100) {
 		unsigned d = (v % 100) * 2;
 		v /= 100;
@@ -737,7 +759,7 @@ void rec_be16_array_k(struct mm_rec *r, const char *k, size_t kn,
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			*o++ = ',';
-		o = put_dec32(o, (uint32_t)p[2 * i] << 8 | p[2 * i + 1]);
+		o = put_dec5(o, (uint32_t)p[2 * i] << 8 | p[2 * i + 1]);
 	}
 	*o++ = ']';
 	done(r, o);
