@@ -43,8 +43,20 @@ struct val {
 	const char *s;
 };
 
+/*
+ * The strings below are copies in text, right after the struct (a
+ * record's decoded strings fit in the length of its JSON): the JSON tree
+ * is freed by the thread that parsed it, so its many small blocks go
+ * back to that thread's malloc, not across to the database thread.  The
+ * key has a block of its own: the struct with its text stays under
+ * glibc's 1 KiB, below which a malloc does not first sort every small
+ * free block (malloc_consolidate: 5% of the parse when it did).
+ */
 struct baseline_obs {
-	json_t *root;            /* the strings below point into it */
+	json_t *root;            /* while parsing only */
+	const char *ts_raw;      /* while parsing: the timestamp as sent */
+	char *text;
+	size_t text_used, text_cap;
 	enum what what;
 	bool learn;
 	int64_t sec, usec;
@@ -65,7 +77,15 @@ struct baseline_obs {
 	const char *ip, *vendor, *zone;
 	char mac[32];            /* lower case */
 	bool watch;
-	char key[1200];
+	char *key;
+};
+
+#define KEY_MAX 1200 /* with the NUL; a longer key is cut */
+
+/* a key being built */
+struct keybuf {
+	char s[KEY_MAX];
+	size_t n;
 };
 
 static const char *const op_classes[] = {"read",     "write",    "program",
@@ -85,13 +105,12 @@ static bool in_list(const char *s, const char *const *l)
 /*
  * The field readers: missing and null are "absent" (an error when
  * required), any other JSON type than the one wanted is the record's
- * fault.  0 or -1 with the message.
+ * fault.  0 or -1 with the message.  v is the field k's value (NULL when
+ * missing); a string is the tree's, len its length.
  */
-static int get_str(json_t *r, const char *k, bool req, const char **out,
-		   char *err, size_t errlen)
+static int str_value(json_t *v, const char *k, bool req, const char **out,
+		     size_t *len, char *err, size_t errlen)
 {
-	json_t *v = json_object_get(r, k);
-
 	*out = NULL;
 	if (!v || json_is_null(v)) {
 		if (req) {
@@ -100,8 +119,8 @@ static int get_str(json_t *r, const char *k, bool req, const char **out,
 		}
 		return 0;
 	}
-	if (!json_is_string(v) || json_string_length(v) > FIELD_MAX ||
-	    strlen(json_string_value(v)) != json_string_length(v)) {
+	if (!json_is_string(v) || (*len = json_string_length(v)) > FIELD_MAX ||
+	    strlen(json_string_value(v)) != *len) {
 		seterr(err, errlen, "obs: \"%s\" is not a string (of at most "
 		       "%d bytes)", k, FIELD_MAX);
 		return -1;
@@ -117,11 +136,49 @@ static int get_str(json_t *r, const char *k, bool req, const char **out,
 	return 0;
 }
 
-/* an integer in [lo, hi] (a real with no fraction counts) */
-static int get_int(json_t *r, const char *k, bool req, int64_t lo, int64_t hi,
-		   bool *has, int64_t *out, char *err, size_t errlen)
+/* a string read only while parsing (the tree's) */
+static int peek_str(struct baseline_obs *o, const char *k, bool req,
+		    const char **out, size_t *len, char *err, size_t errlen)
 {
-	json_t *v = json_object_get(r, k);
+	return str_value(json_object_get(o->root, k), k, req, out, len, err,
+			 errlen);
+}
+
+/* a string of v kept in o->text */
+static int keep_str(struct baseline_obs *o, json_t *v, const char *k,
+		    bool req, const char **out, char *err, size_t errlen)
+{
+	size_t len = 0;
+	char *d;
+
+	if (str_value(v, k, req, out, &len, err, errlen))
+		return -1;
+	if (!*out)
+		return 0;
+	if (len + 1 > o->text_cap - o->text_used) {
+		/* a value is shorter than its JSON text: cannot happen */
+		seterr(err, errlen, "obs: \"%s\" does not fit", k);
+		return -1;
+	}
+	d = o->text + o->text_used;
+	memcpy(d, *out, len + 1);
+	o->text_used += len + 1;
+	*out = d;
+	return 0;
+}
+
+static int get_str(struct baseline_obs *o, const char *k, bool req,
+		   const char **out, char *err, size_t errlen)
+{
+	return keep_str(o, json_object_get(o->root, k), k, req, out, err,
+			errlen);
+}
+
+/* an integer in [lo, hi] (a real with no fraction counts) */
+static int int_value(json_t *v, const char *k, bool req, int64_t lo,
+		     int64_t hi, bool *has, int64_t *out, char *err,
+		     size_t errlen)
+{
 	double d;
 
 	*has = false;
@@ -151,21 +208,29 @@ static int get_int(json_t *r, const char *k, bool req, int64_t lo, int64_t hi,
 	return 0;
 }
 
-static int get_val(json_t *r, const char *k, struct val *out, char *err,
+static int get_int(struct baseline_obs *o, const char *k, bool req,
+		   int64_t lo, int64_t hi, bool *has, int64_t *out, char *err,
 		   size_t errlen)
 {
-	json_t *v = json_object_get(r, k);
+	return int_value(json_object_get(o->root, k), k, req, lo, hi, has, out,
+			 err, errlen);
+}
+
+static int get_val(struct baseline_obs *o, const char *k, struct val *out,
+		   char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o->root, k);
 	bool has;
 
 	memset(out, 0, sizeof(*out));
 	if (v && json_is_string(v)) {
-		if (get_str(r, k, false, &out->s, err, errlen))
+		if (keep_str(o, v, k, false, &out->s, err, errlen))
 			return -1;
 		out->t = out->s ? V_TEXT : V_NONE;
 		return 0;
 	}
-	if (get_int(r, k, false, INT64_MIN / 2, INT64_MAX / 2, &has, &out->i,
-		    err, errlen)) {
+	if (int_value(v, k, false, INT64_MIN / 2, INT64_MAX / 2, &has, &out->i,
+		      err, errlen)) {
 		seterr(err, errlen, "obs: \"%s\" is neither an integer nor a "
 		       "string", k);
 		return -1;
@@ -174,22 +239,36 @@ static int get_val(json_t *r, const char *k, struct val *out, char *err,
 	return 0;
 }
 
-static int get_time(json_t *r, const char *k, bool req, char *out, size_t len,
-		    int64_t *sec, int64_t *usec, char *err, size_t errlen)
+/*
+ * A time, normalised into out (40 bytes).  The first one read is the
+ * timestamp; first_seen and peak_at are often the same text (a key's
+ * first report), and the same text is the same time.
+ */
+static int get_time(struct baseline_obs *o, const char *k, bool req,
+		    char *out, int64_t *sec, int64_t *usec, char *err,
+		    size_t errlen)
 {
 	const char *s;
+	size_t len;
 	int64_t a, b;
 
-	if (get_str(r, k, req, &s, err, errlen))
+	if (peek_str(o, k, req, &s, &len, err, errlen))
 		return -1;
 	if (!s)
 		return 0;
-	if (store_ts_parse(s, &a, &b)) {
+	if (o->ts_raw && !strcmp(s, o->ts_raw)) {
+		a = o->sec;
+		b = o->usec;
+		memcpy(out, o->ts, sizeof(o->ts));
+	} else if (store_ts_parse(s, &a, &b)) {
 		seterr(err, errlen, "obs: \"%s\" \"%.40s\" is not ISO 8601", k,
 		       s);
 		return -1;
+	} else {
+		mm_format_ts(out, sizeof(o->ts), a, b);
 	}
-	mm_format_ts(out, len, a, b);
+	if (!o->ts_raw)
+		o->ts_raw = s;
 	if (sec) {
 		*sec = a;
 		*usec = b;
@@ -197,36 +276,50 @@ static int get_time(json_t *r, const char *k, bool req, char *out, size_t len,
 	return 0;
 }
 
-/* append "|" and a value to the key; absent values are empty */
-static void key_add(struct baseline_obs *o, size_t *n, const struct val *v)
+/* append len bytes of p to the key, as many as it holds (NUL-ended) */
+static void key_put(struct keybuf *k, const char *p, size_t len)
 {
-	int r;
-
-	if (v->t == V_INT)
-		r = snprintf(o->key + *n, sizeof(o->key) - *n, "|%lld",
-			     (long long)v->i);
-	else
-		/* a leading quote keeps the text "1" apart from the number 1 */
-		r = snprintf(o->key + *n, sizeof(o->key) - *n, "|%s%s",
-			     v->t == V_TEXT ? "'" : "",
-			     v->t == V_TEXT ? v->s : "");
-	if (r > 0)
-		*n = *n + (size_t)r < sizeof(o->key) ? *n + (size_t)r
-						     : sizeof(o->key) - 1;
+	if (len > sizeof(k->s) - 1 - k->n)
+		len = sizeof(k->s) - 1 - k->n;
+	memcpy(k->s + k->n, p, len);
+	k->n += len;
+	k->s[k->n] = '\0';
 }
 
-static void key_text(struct baseline_obs *o, size_t *n, const char *s)
+/* append "|" and a value to the key; absent values are empty */
+static void key_add(struct keybuf *k, const struct val *v)
+{
+	char num[24], *p = num + sizeof(num);
+
+	key_put(k, "|", 1);
+	if (v->t == V_INT) {
+		/* "%lld", without snprintf's cost on every record */
+		uint64_t u = v->i < 0 ? -(uint64_t)v->i : (uint64_t)v->i;
+		do
+			*--p = (char)('0' + u % 10);
+		while (u /= 10);
+		if (v->i < 0)
+			*--p = '-';
+		key_put(k, p, (size_t)(num + sizeof(num) - p));
+	} else if (v->t == V_TEXT) {
+		/* a leading quote keeps the text "1" apart from the number 1 */
+		key_put(k, "'", 1);
+		key_put(k, v->s, strlen(v->s));
+	}
+}
+
+static void key_text(struct keybuf *k, const char *s)
 {
 	struct val v = {.t = s ? V_TEXT : V_NONE, .s = s};
 
-	key_add(o, n, &v);
+	key_add(k, &v);
 }
 
-static void key_int(struct baseline_obs *o, size_t *n, bool has, int64_t i)
+static void key_int(struct keybuf *k, bool has, int64_t i)
 {
 	struct val v = {.t = has ? V_INT : V_NONE, .i = i};
 
-	key_add(o, n, &v);
+	key_add(k, &v);
 }
 
 static int parse_flow(struct baseline_obs *o, char *err, size_t errlen)
@@ -235,16 +328,16 @@ static int parse_flow(struct baseline_obs *o, char *err, size_t errlen)
 	bool has;
 	json_t *pk, *iv;
 
-	if (get_str(r, "src_ip", true, &o->src, err, errlen) ||
-	    get_str(r, "dest_ip", true, &o->dst, err, errlen) ||
-	    get_str(r, "src_zone", false, &o->szone, err, errlen) ||
-	    get_str(r, "dest_zone", false, &o->dzone, err, errlen) ||
-	    get_str(r, "proto", true, &o->proto, err, errlen) ||
-	    get_str(r, "op", true, &o->op, err, errlen) ||
-	    get_str(r, "verdict", true, &o->verdict, err, errlen) ||
-	    get_int(r, "dest_port", false, 0, 65535, &o->has_port, &o->port,
+	if (get_str(o, "src_ip", true, &o->src, err, errlen) ||
+	    get_str(o, "dest_ip", true, &o->dst, err, errlen) ||
+	    get_str(o, "src_zone", false, &o->szone, err, errlen) ||
+	    get_str(o, "dest_zone", false, &o->dzone, err, errlen) ||
+	    get_str(o, "proto", true, &o->proto, err, errlen) ||
+	    get_str(o, "op", true, &o->op, err, errlen) ||
+	    get_str(o, "verdict", true, &o->verdict, err, errlen) ||
+	    get_int(o, "dest_port", false, 0, 65535, &o->has_port, &o->port,
 		    err, errlen) ||
-	    get_int(r, "n", true, 0, INT64_MAX / 4, &has, &o->n, err,
+	    get_int(o, "n", true, 0, INT64_MAX / 4, &has, &o->n, err,
 		    errlen))
 		return -1;
 	/* seconds, with a fraction: 0 on a key's first report */
@@ -271,14 +364,14 @@ static int parse_flow(struct baseline_obs *o, char *err, size_t errlen)
 	o->wpc = !strcmp(o->op, "write") || !strcmp(o->op, "program") ||
 		 !strcmp(o->op, "control");
 	if (o->what == W_OP) {
-		if (get_val(r, "function", &o->fn, err, errlen) ||
-		    get_str(r, "function_name", false, &o->fname, err,
+		if (get_val(o, "function", &o->fn, err, errlen) ||
+		    get_str(o, "function_name", false, &o->fname, err,
 			    errlen) ||
-		    get_val(r, "unit", &o->unit, err, errlen) ||
-		    get_val(r, "space", &o->space, err, errlen) ||
-		    get_int(r, "addr", false, 0, INT64_MAX / 4, &o->has_addr,
+		    get_val(o, "unit", &o->unit, err, errlen) ||
+		    get_val(o, "space", &o->space, err, errlen) ||
+		    get_int(o, "addr", false, 0, INT64_MAX / 4, &o->has_addr,
 			    &o->addr, err, errlen) ||
-		    get_int(r, "count", false, 0, INT64_MAX / 4, &o->has_count,
+		    get_int(o, "count", false, 0, INT64_MAX / 4, &o->has_count,
 			    &o->count, err, errlen))
 			return -1;
 		pk = json_object_get(r, "peak_per_s");
@@ -298,16 +391,16 @@ static int parse_flow(struct baseline_obs *o, char *err, size_t errlen)
 
 static int parse_mac(struct baseline_obs *o, char *err, size_t errlen)
 {
-	json_t *r = o->root, *w;
+	json_t *w;
 	const char *mac;
-	size_t i;
+	size_t i, len;
 
-	if (get_str(r, "ip", true, &o->ip, err, errlen) ||
-	    get_str(r, "mac", true, &mac, err, errlen) ||
-	    get_str(r, "mac_vendor", false, &o->vendor, err, errlen) ||
-	    get_str(r, "zone", false, &o->zone, err, errlen))
+	if (get_str(o, "ip", true, &o->ip, err, errlen) ||
+	    peek_str(o, "mac", true, &mac, &len, err, errlen) ||
+	    get_str(o, "mac_vendor", false, &o->vendor, err, errlen) ||
+	    get_str(o, "zone", false, &o->zone, err, errlen))
 		return -1;
-	if (strlen(mac) >= sizeof(o->mac)) {
+	if (len >= sizeof(o->mac)) {
 		seterr(err, errlen, "obs: \"mac\" \"%.40s\" is too long", mac);
 		return -1;
 	}
@@ -317,7 +410,7 @@ static int parse_mac(struct baseline_obs *o, char *err, size_t errlen)
 					   ? mac[i] - 'A' + 'a'
 					   : mac[i]);
 	o->mac[i] = '\0';
-	w = json_object_get(r, "watch");
+	w = json_object_get(o->root, "watch");
 	if (w && !json_is_null(w) && !json_is_boolean(w)) {
 		seterr(err, errlen, "obs: \"watch\" is not true or false");
 		return -1;
@@ -332,28 +425,33 @@ static int parse_mac(struct baseline_obs *o, char *err, size_t errlen)
 struct baseline_obs *baseline_obs_parse(const char *json, size_t len,
 					char *err, size_t errlen)
 {
-	struct baseline_obs *o = calloc(1, sizeof(*o));
+	struct baseline_obs *o =
+		len < SIZE_MAX / 2 ? malloc(sizeof(*o) + len + 1) : NULL;
 	json_error_t je;
 	const char *mode, *what;
-	size_t n = 0;
+	struct keybuf kb;
+	size_t n, mlen, wlen;
 
 	if (!o) {
 		seterr(err, errlen, "out of memory");
 		return NULL;
 	}
+	memset(o, 0, sizeof(*o));
+	o->text = (char *)(o + 1);
+	o->text_cap = len + 1;
 	o->root = json_loadb(json, len, 0, &je);
 	if (!json_is_object(o->root)) {
 		seterr(err, errlen, "obs: not a JSON object: %s", je.text);
 		goto fail;
 	}
-	if (get_str(o->root, "mode", true, &mode, err, errlen) ||
-	    get_str(o->root, "what", true, &what, err, errlen) ||
-	    get_time(o->root, "timestamp", true, o->ts, sizeof(o->ts), &o->sec,
-		     &o->usec, err, errlen) ||
-	    get_time(o->root, "first_seen", false, o->first, sizeof(o->first),
-		     NULL, NULL, err, errlen) ||
-	    get_time(o->root, "peak_at", false, o->peak_at, sizeof(o->peak_at),
-		     &o->peak_sec, &o->peak_usec, err, errlen))
+	if (peek_str(o, "mode", true, &mode, &mlen, err, errlen) ||
+	    peek_str(o, "what", true, &what, &wlen, err, errlen) ||
+	    get_time(o, "timestamp", true, o->ts, &o->sec, &o->usec, err,
+		     errlen) ||
+	    get_time(o, "first_seen", false, o->first, NULL, NULL, err,
+		     errlen) ||
+	    get_time(o, "peak_at", false, o->peak_at, &o->peak_sec,
+		     &o->peak_usec, err, errlen))
 		goto fail;
 	if (!strcmp(mode, "learn")) {
 		o->learn = true;
@@ -375,27 +473,39 @@ struct baseline_obs *baseline_obs_parse(const char *json, size_t len,
 	}
 	if (!o->first[0])
 		memcpy(o->first, o->ts, sizeof(o->first));
-	snprintf(o->hour, sizeof(o->hour), "%.13s", o->ts);
+	n = strnlen(o->ts, 13); /* "%.13s" */
+	memcpy(o->hour, o->ts, n);
+	o->hour[n] = '\0';
 	if (o->what == W_MAC ? parse_mac(o, err, errlen)
 			     : parse_flow(o, err, errlen))
 		goto fail;
 	/* the key: every field that tells one observation from another */
-	n = (size_t)snprintf(o->key, sizeof(o->key), "%s", what);
+	kb.n = 0;
+	key_put(&kb, what, wlen);
 	if (o->what == W_MAC) {
-		key_text(o, &n, o->ip);
-		key_text(o, &n, o->mac);
+		key_text(&kb, o->ip);
+		key_text(&kb, o->mac);
 	} else {
-		key_text(o, &n, o->src);
-		key_text(o, &n, o->dst);
-		key_int(o, &n, o->has_port, o->port);
-		key_text(o, &n, o->proto);
-		key_text(o, &n, o->op);
-		key_add(o, &n, &o->fn);
-		key_add(o, &n, &o->unit);
-		key_add(o, &n, &o->space);
-		key_int(o, &n, o->has_addr, o->addr);
-		key_int(o, &n, o->has_count, o->count);
+		key_text(&kb, o->src);
+		key_text(&kb, o->dst);
+		key_int(&kb, o->has_port, o->port);
+		key_text(&kb, o->proto);
+		key_text(&kb, o->op);
+		key_add(&kb, &o->fn);
+		key_add(&kb, &o->unit);
+		key_add(&kb, &o->space);
+		key_int(&kb, o->has_addr, o->addr);
+		key_int(&kb, o->has_count, o->count);
 	}
+	o->key = malloc(kb.n + 1);
+	if (!o->key) {
+		seterr(err, errlen, "out of memory");
+		goto fail;
+	}
+	memcpy(o->key, kb.s, kb.n + 1);
+	json_decref(o->root);
+	o->root = NULL;
+	o->ts_raw = NULL;
 	return o;
 fail:
 	baseline_obs_free(o);
@@ -406,7 +516,8 @@ void baseline_obs_free(struct baseline_obs *o)
 {
 	if (!o)
 		return;
-	json_decref(o->root);
+	json_decref(o->root); /* a record refused while parsing */
+	free(o->key);
 	free(o);
 }
 
