@@ -41,16 +41,19 @@ struct oui_table {
 
 static const int oui_bits[3] = { 24, 28, 36 };
 
-/* a hex digit's value, or -1 (ASCII: what tolower() did in the C locale;
- * c | 0x20 is 'a' to 'f' for those and 'A' to 'F' only) */
+/* a hex digit's value plus one, 0 for any other byte (ASCII: what
+ * tolower() did in the C locale) */
+static const unsigned char hex_plus1[256] = {
+	['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,
+	['5'] = 6,  ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
+/* c (an unsigned char) as a hex digit, or -1 */
 static int hexval(int c)
 {
-	unsigned d = (unsigned)c - '0';
-
-	if (d < 10)
-		return (int)d;
-	d = ((unsigned)c | 0x20) - 'a';
-	return d < 6 ? (int)d + 10 : -1;
+	return hex_plus1[c] - 1;
 }
 
 /* n hex digits at s, or -1 */
@@ -136,7 +139,9 @@ static int reserve(struct oui_table *t, int k, size_t more, size_t bytes)
 static int add(struct oui_table *t, int k, uint64_t prefix, const char *org,
 	       size_t orglen)
 {
-	if (reserve(t, k, 1, orglen + 1))
+	if ((t->n[k] == t->cap[k] ||
+	     t->names_used + orglen + 1 > t->names_cap) &&
+	    reserve(t, k, 1, orglen + 1))
 		return -1;
 	memcpy(t->names + t->names_used, org, orglen);
 	t->names[t->names_used + orglen] = 0;
