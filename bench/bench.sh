@@ -257,6 +257,17 @@ for peer in ndpiReader:6 tshark:100; do
 	x=$(echo "$pmed $dmed" | awk '{ printf "%.2f", ($2 > 0 ? $1 / $2 : 0) }')
 	v=$(echo "$x $want" | awk '{ print ($1 >= $2 ? "met" : "NOT met") }')
 	printf '%s takes %s x the time mimamorid takes (target >= %s: %s)\n' "$p" "$x" "$want" "$v"
+	# what the target asks of mimamorid, against the floors of this run:
+	# a program that reads the file through libpcap takes at least the
+	# pcapread row; one that reassembles every TCP packet with libnids, at
+	# least the nidsonly row
+	if [ "$base" != - ]; then
+		need=$(echo "$pmed $want $base" | awk '{ printf "%.2f", $1 / $2 / $3 }')
+		nfl=$(median 1 "$work/nidsonly.runs")
+		nx=$(echo "$nfl $base" | awk '{ if ($1 == "-") print "-"; else printf "%.2f", $1 / $2 }')
+		verdict=$(echo "$need $nx" | awk '{ if ($1 < 1) v = "below the bare read loop: no program reading this file through libpcap can meet it"; else if ($2 != "-" && $1 < $2) v = "below libnids alone: only packets kept away from libnids can meet it"; else v = "above both floors"; print v }')
+		printf '  it asks for <= %s x read (the read floor is 1.00 x, libnids alone %s x): %s\n' "$need" "$nx" "$verdict"
+	fi
 	peers_json="$peers_json${peers_json:+, }{\"peer\": \"$p\", \"times_faster\": $x, \"min\": $want, \"met\": $([ "$v" = met ] && echo true || echo false)}"
 done
 if [ -f "$work/ndpiReader.report" ]; then
