@@ -211,21 +211,26 @@ asan:
 # make install [PREFIX=/usr/local] [DESTDIR=staging]: the programs in
 # PREFIX/bin, etc/zones.yaml and etc/mimamori.yaml in /etc/mimamori (a file
 # already there is kept: the plant's own zones), the systemd units in
-# UNITDIR, and (installing for real, as root) the user mimamori
+# UNITDIR, the logrotate file in LOGROTATEDIR (kept too when there), and
+# (installing for real, as root) the user mimamori
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc/mimamori
 UNITDIR ?= /etc/systemd/system
 SYSUSERSDIR ?= /usr/lib/sysusers.d
+LOGROTATEDIR ?= /etc/logrotate.d
 DOCDIR ?= $(PREFIX)/share/doc/mimamori
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR) \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DOCDIR)
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(LOGROTATEDIR)
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
-	@for f in zones.yaml mimamori.yaml; do \
-		if [ -e $(DESTDIR)$(SYSCONFDIR)/$$f ]; then \
-			echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/$$f (the shipped one is etc/$$f)"; \
+	@for f in $(SYSCONFDIR)/zones.yaml:zones.yaml $(SYSCONFDIR)/mimamori.yaml:mimamori.yaml \
+		$(LOGROTATEDIR)/mimamori:logrotate.d/mimamori; do \
+		dst=$(DESTDIR)$${f%%:*}; src=etc/$${f#*:}; \
+		if [ -e $$dst ]; then \
+			echo "install: keeping $$dst (the shipped one is $$src)"; \
 		else \
-			install -m 0644 etc/$$f $(DESTDIR)$(SYSCONFDIR)/$$f; \
+			install -m 0644 $$src $$dst; \
 		fi; \
 	done
 	@for u in etc/systemd/*.service; do \

@@ -194,8 +194,7 @@ void alert_emit(struct mm_rec *r)
 	size_t len;
 	const char *json = rec_finish(r, &len);
 
-	if (mm.eve)
-		txlog_write_line(mm.eve, json, len);
+	txlog_alert_line(json, len);
 	if (mm.link && mm_link_send(mm.link, "alert", json, len) < 0)
 		mm.st.alerts_queue_dropped++;
 }

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -325,7 +326,7 @@ static void pace_wait(struct pace *pc, const struct timeval *ts)
 		}
 		if (mm_reload_requested) {
 			mm_reload_requested = 0;
-			reload_zones();
+			reload_on_hup();
 		}
 	}
 }
@@ -426,10 +427,13 @@ int capture_run(char *err, size_t errlen)
 			int n = pcap_next_ex(p, &h, &bytes);
 			if (mm_reload_requested) {
 				mm_reload_requested = 0;
-				reload_zones();
+				reload_on_hup();
 			}
 			if (n == 1) {
 				if (mm.cfg.realtime) {
+					/* before a wait: what was logged is
+					 * on disk while the replay idles */
+					txlog_tick();
 					pace_wait(&pc, &h->ts);
 					if (mm_stop_requested)
 						break;
@@ -454,8 +458,23 @@ int capture_run(char *err, size_t errlen)
 			fprintf(stderr, "mimamorid: listening on %s%s%s\n",
 				mm.cfg.iface, mm.cfg.bpf ? ", filter " : "",
 				mm.cfg.bpf ? mm.cfg.bpf : "");
+		/*
+		 * Our own wait, a second at most: with TPACKET_V3, libpcap
+		 * 1.10's blocking read waits for a packet however long the
+		 * port stays quiet, and the logs are written out each second
+		 * (txlog_tick).  Non-blocking, pcap_dispatch takes what the
+		 * ring holds and returns; a signal interrupts the poll.
+		 */
+		char nberr[PCAP_ERRBUF_SIZE];
+		struct pollfd pfd = { .fd = pcap_get_selectable_fd(p),
+				      .events = POLLIN };
+		bool own_wait = pfd.fd >= 0 &&
+			pcap_setnonblock(p, 1, nberr) == 0;
 		while (!mm_stop_requested) {
+			if (own_wait)
+				poll(&pfd, 1, 1000); /* EINTR: the flags say why */
 			int n = pcap_dispatch(p, -1, dispatch_cb, NULL);
+			txlog_tick();
 			if (n == PCAP_ERROR) {
 				snprintf(err, errlen, "%s: %s", mm.cfg.iface,
 					 pcap_geterr(p));
@@ -470,7 +489,7 @@ int capture_run(char *err, size_t errlen)
 			}
 			if (mm_reload_requested) {
 				mm_reload_requested = 0;
-				reload_zones();
+				reload_on_hup();
 			}
 		}
 		read_kernel_stats(p);

@@ -166,3 +166,13 @@ int reload_zones(void)
 			zone_model_count(nz), flows);
 	return 0;
 }
+
+/*
+ * SIGHUP: the zone file read again, and the transaction logs reopened for
+ * logrotate; a rejected zone file does not keep the logs from reopening.
+ */
+void reload_on_hup(void)
+{
+	reload_zones();
+	txlog_reopen();
+}

@@ -120,6 +120,7 @@ struct mm_stats {
 	uint64_t alerts_queue_dropped; /* link queue full: counted */
 	uint64_t log_records;
 	uint64_t log_errors;
+	uint64_t log_reopens;        /* SIGHUPs that reopened the logs */
 	uint64_t hosts_table_full;
 	uint64_t mac_changes;
 	uint64_t identity_changes;
@@ -349,6 +350,9 @@ struct mm_rec *txlog_begin(struct mm_flow *f, enum mm_dir dir);
 void txlog_end(struct mm_flow *f, struct mm_rec *r);
 void txlog_write_line(FILE *fp, const char *s, size_t n);
 void txlog_close(void);
+void txlog_reopen(void);
+void txlog_tick(void);
+void txlog_alert_line(const char *s, size_t n);
 
 /* ---------------- hosts and asset facts (hosts.c) ---------------- */
 
@@ -403,6 +407,7 @@ int reload_init(char *err, size_t errlen);
 /* load the zone file again; a broken one is rejected (file and line on
  * stderr) and the zones in force stay.  0 or -1 */
 int reload_zones(void);
+void reload_on_hup(void);
 void reload_free(void);
 
 /* current packet time in seconds */

@@ -91,6 +91,7 @@ void mm_stats_json(struct mm_rec *r)
 	rec_obj_end(r);
 	rec_uint(r, "log_records", s->log_records);
 	rec_uint(r, "log_errors", s->log_errors);
+	rec_uint(r, "log_reopens", s->log_reopens);
 	rec_uint(r, "hosts_table_full", s->hosts_table_full);
 	rec_uint(r, "mac_changes", s->mac_changes);
 	rec_uint(r, "identity_changes", s->identity_changes);
@@ -167,10 +168,12 @@ void mm_stats_print(FILE *f)
 		"%llu acknowledged by the store, %llu unacknowledged, %llu dropped\n",
 		(unsigned long long)ls.queued, (unsigned long long)ls.acked,
 		(unsigned long long)ls.backlog, (unsigned long long)ls.dropped);
-	if (s->log_records || s->log_errors)
-		fprintf(f, "  log records %llu, log write errors %llu\n",
+	if (s->log_records || s->log_errors || s->log_reopens)
+		fprintf(f, "  log records %llu, log write errors %llu, logs "
+			"reopened on SIGHUP %llu\n",
 			(unsigned long long)s->log_records,
-			(unsigned long long)s->log_errors);
+			(unsigned long long)s->log_errors,
+			(unsigned long long)s->log_reopens);
 	fprintf(f, "  baseline (%s): %llu keys, %llu reports, %llu evicted (table "
 		"full), %llu switches learn -> detect, %llu refused by the link\n",
 		observe_mode_name(), (unsigned long long)s->obs_keys,

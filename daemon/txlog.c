@@ -8,10 +8,12 @@
  * counted, never fatal: the packet path never exits.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "sensor.h"
 
@@ -20,13 +22,17 @@
 static char *log_dir;
 
 /*
- * The stdio buffers of the open logs, ours: setvbuf takes its size only
- * with a buffer of the caller's (given NULL, glibc keeps a buffer of the
- * file's st_blksize, 4 KiB: one write(2) per 4 KiB of log, 77,000 a
- * bench run).  Freed after the last fclose.
+ * The stdio buffers of the logs, ours, one per log slot (a dissector's
+ * index; eve.json the last): setvbuf takes its size only with a buffer of
+ * the caller's (given NULL, glibc keeps a buffer of the file's st_blksize,
+ * 4 KiB: one write(2) per 4 KiB of log, 77,000 a bench run).  A slot's
+ * buffer serves the log again when SIGHUP reopens it; freed after the last
+ * fclose.
  */
+#define EVE_SLOT MM_MAX_DISSECTORS
 static char *log_bufs[MM_MAX_DISSECTORS + 1];
-static int n_log_bufs;
+/* a log that failed to open was said once: its next records only count */
+static bool open_failed[MM_MAX_DISSECTORS + 1];
 
 /*
  * The members every record of a flow repeats in one direction, from
@@ -49,23 +55,27 @@ struct hdr_slot {
 static struct hdr_slot *hdr_cache;
 static struct mm_rec *hdr_rec;
 
-static FILE *open_log(const char *name)
+static FILE *open_log(const char *name, int slot, bool running)
 {
-	char path[4096], *buf;
+	char path[4096];
 	FILE *fp;
 
 	snprintf(path, sizeof(path), "%s/%s", log_dir, name);
 	fp = fopen(path, "a");
 	if (!fp) {
-		fprintf(stderr, "mimamorid: %s: %s\n", path, strerror(errno));
+		/* at start the caller refuses to run; later it is said once */
+		if (running && !open_failed[slot])
+			fprintf(stderr, "mimamorid: %s: %s; its records are "
+				"counted as log write errors\n", path,
+				strerror(errno));
+		open_failed[slot] = running;
 		return NULL;
 	}
-	/* each log opens once per txlog_open_dir (a failed open takes no
-	 * buffer), so the slots suffice; without one, stdio's own */
-	buf = n_log_bufs < MM_MAX_DISSECTORS + 1 ? malloc(LOG_BUFFER) : NULL;
-	if (buf)
-		log_bufs[n_log_bufs++] = buf;
-	setvbuf(fp, buf, _IOFBF, LOG_BUFFER);
+	open_failed[slot] = false;
+	/* without a buffer of ours (out of memory), stdio's own */
+	if (!log_bufs[slot])
+		log_bufs[slot] = malloc(LOG_BUFFER);
+	setvbuf(fp, log_bufs[slot], _IOFBF, LOG_BUFFER);
 	return fp;
 }
 
@@ -88,9 +98,9 @@ int txlog_open_dir(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	mm.eve = open_log("eve.json");
+	mm.eve = open_log("eve.json", EVE_SLOT, false);
 	if (!mm.eve) {
-		snprintf(err, errlen, "%s/eve.json: cannot open for writing", dir);
+		snprintf(err, errlen, "%s/eve.json: %s", dir, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -128,8 +138,14 @@ struct mm_rec *txlog_begin(struct mm_flow *f, enum mm_dir dir)
 		return NULL;
 	if (!mm.logs[f->d_index]) {
 		char name[64];
+		/* failed once: tried again only after the next SIGHUP, not
+		 * with a system call per record */
+		if (open_failed[f->d_index]) {
+			mm.st.log_errors++;
+			return NULL;
+		}
 		snprintf(name, sizeof(name), "%s.jsonl", f->d->name);
-		mm.logs[f->d_index] = open_log(name);
+		mm.logs[f->d_index] = open_log(name, f->d_index, true);
 		if (!mm.logs[f->d_index]) {
 			mm.st.log_errors++;
 			return NULL;
@@ -176,18 +192,83 @@ void txlog_end(struct mm_flow *f, struct mm_rec *r)
 	txlog_write_line(mm.logs[f->d_index], s, n);
 }
 
+/*
+ * Written out once a second of wall time on a live port and in a
+ * --realtime replay (capture.c calls this between batches of packets,
+ * never per packet of a file read as fast as it goes): with 1 MiB buffers
+ * a quiet plant's records would wait hours in memory, unseen by `tail -f`
+ * and Filebeat, lost with the process, and a file logrotate finds empty
+ * (notifempty) would never rotate.  CLOCK_MONOTONIC_COARSE: no system
+ * call (vDSO).
+ */
+void txlog_tick(void)
+{
+	static struct timespec last;
+	struct timespec now;
+
+	if (!log_dir)
+		return;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	if (now.tv_sec == last.tv_sec ||
+	    (now.tv_sec == last.tv_sec + 1 && now.tv_nsec < last.tv_nsec))
+		return;
+	last = now;
+	for (int i = 0; i < MM_MAX_DISSECTORS; i++)
+		if (mm.logs[i] && fflush(mm.logs[i]) != 0)
+			mm.st.log_errors++;
+	if (mm.eve && fflush(mm.eve) != 0)
+		mm.st.log_errors++;
+}
+
+/* close one log, its buffer written out; a failed write is counted */
+static void close_log(FILE **fp)
+{
+	if (*fp && fclose(*fp) != 0)
+		mm.st.log_errors++;
+	*fp = NULL;
+}
+
+/*
+ * SIGHUP: every log closed and opened again by name, the contract of a
+ * daemon's logs with logrotate (etc/logrotate.d/mimamori): a log moved
+ * away receives what was still buffered for it, then records go to a new
+ * file of the same name.  Per-protocol logs open again with their next
+ * record, eve.json at once; one that cannot be opened is said once and its
+ * records are counted as write errors until a later SIGHUP opens it.
+ */
+void txlog_reopen(void)
+{
+	if (!log_dir)
+		return;
+	for (int i = 0; i < MM_MAX_DISSECTORS; i++)
+		close_log(&mm.logs[i]);
+	close_log(&mm.eve);
+	memset(open_failed, 0, sizeof(open_failed));
+	mm.eve = open_log("eve.json", EVE_SLOT, true);
+	mm.st.log_reopens++;
+	if (!mm.cfg.quiet)
+		fprintf(stderr, "mimamorid: transaction logs reopened in %s\n",
+			log_dir);
+}
+
+/* an alert's line to eve.json; without it (a failed reopen), counted */
+void txlog_alert_line(const char *s, size_t n)
+{
+	if (mm.eve)
+		txlog_write_line(mm.eve, s, n);
+	else if (log_dir)
+		mm.st.log_errors++;
+}
+
 void txlog_close(void)
 {
-	for (int i = 0; i < MM_MAX_DISSECTORS; i++) {
-		if (mm.logs[i] && fclose(mm.logs[i]) != 0)
-			mm.st.log_errors++;
-		mm.logs[i] = NULL;
+	for (int i = 0; i < MM_MAX_DISSECTORS; i++)
+		close_log(&mm.logs[i]);
+	close_log(&mm.eve);
+	for (int i = 0; i <= EVE_SLOT; i++) {
+		free(log_bufs[i]);
+		log_bufs[i] = NULL;
 	}
-	if (mm.eve && fclose(mm.eve) != 0)
-		mm.st.log_errors++;
-	mm.eve = NULL;
-	while (n_log_bufs > 0)
-		free(log_bufs[--n_log_bufs]);
 	free(log_dir);
 	log_dir = NULL;
 	free(hdr_cache);

@@ -10,7 +10,7 @@
 set -e
 PKGS="build-essential pkg-config libpcap-dev libnids-dev libmodbus-dev
 libzmq3-dev libsqlite3-dev sqlite3 libyaml-dev libjansson-dev
-libcmocka-dev libseccomp-dev tshark tcpdump iproute2 ieee-data"
+libcmocka-dev libseccomp-dev tshark tcpdump iproute2 ieee-data logrotate"
 # bench only: ndpiReader (nDPI, a peer in make bench's table), tcpreplay
 # (replays the bench capture into a veth pair: bench/live.sh), GNU time
 # (peak RSS of each run: bench/bench.sh, bench/streams.sh)

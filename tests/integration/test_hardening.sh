@@ -8,7 +8,9 @@
 #   - SIGHUP reloads the zone file without losing that connection's flow
 #     (the next request of the same flow is zoned by the new file), a broken
 #     file is rejected with file and line and the old zones stay, and the
-#     reloads are counted;
+#     reloads are counted; the same SIGHUP reopens the transaction logs,
+#     so logs moved away as logrotate does keep what was written before
+#     it and new files take the rest, nothing lost;
 #   - SIGTERM: exit 0 with logs, stats and store flushed;
 #   - started the way systemd starts it (unprivileged user, CAP_NET_RAW as
 #     an ambient capability), it gives the capability up;
@@ -45,7 +47,7 @@ if make -s -C "$ROOT" install DESTDIR="$D" PREFIX=/usr/local B="$B" BIN="$BIN" \
 	for f in usr/local/bin/mimamorid usr/local/bin/mimamori-store \
 		usr/local/bin/mimamori etc/mimamori/zones.yaml \
 		etc/mimamori/mimamori.yaml etc/systemd/system/mimamorid.service \
-		etc/systemd/system/mimamori-store.service; do
+		etc/systemd/system/mimamori-store.service etc/logrotate.d/mimamori; do
 		[ -e "$D/$f" ] || { ok=; fail "$N: make install" "$f is missing"; }
 	done
 	[ -n "$ok" ] && pass "$N: make install DESTDIR puts binaries, config and units in place"
@@ -176,7 +178,7 @@ fi
 # reload before the next request.
 cat >"$T/client.py" <<'EOF'
 import os, signal, socket, struct, sys, time
-pid, err, zdir = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+pid, err, zdir, logs = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 s = socket.create_connection(("127.0.0.9", 502), timeout=5)
 def write_reg(tid, value):
     # MBAP (tid, protocol 0, length 6, unit 1) + FC 6 address 10
@@ -198,8 +200,12 @@ def swap(name):
     os.rename(tmp, os.path.join(zdir, "zones.yaml"))  # as editors do
 write_reg(1, 111)
 time.sleep(0.5)
+# logrotate's way: move the logs away, then SIGHUP
+for name in ("modbus.jsonl", "eve.json"):
+    os.rename(os.path.join(logs, name), os.path.join(logs, name + ".1"))
 swap("b.yaml"); os.kill(pid, signal.SIGHUP)
 print("reload", wait_line("zones reloaded"))
+print("reopen", wait_line("transaction logs reopened"))
 write_reg(2, 222)
 time.sleep(0.5)
 swap("broken.yaml"); os.kill(pid, signal.SIGHUP)
@@ -209,10 +215,10 @@ time.sleep(0.5)
 s.close()
 print("done")
 EOF
-timeout 60 python3 "$T/client.py" "$SENSOR_PID" "$T/sensor.err" "$T/zones" >"$T/client.out" 2>&1
+timeout 60 python3 "$T/client.py" "$SENSOR_PID" "$T/sensor.err" "$T/zones" "$T/logs" >"$T/client.out" 2>&1
 rc=$?
 expect_eq "$N: client: three writes on one connection across two SIGHUPs" "$rc:$(tr '\n' ' ' <"$T/client.out")" \
-	"0:reload True rejected True done "
+	"0:reload True reopen True rejected True done "
 if grep -q "reload rejected: .*broken.yaml:3:\|reload rejected: .*zones.yaml:3:" "$T/sensor.err"; then
 	pass "$N: broken zone file rejected with file and line"
 else
@@ -222,6 +228,16 @@ if kill -0 "$SENSOR_PID" 2>/dev/null; then
 	pass "$N: sensor alive after two reloads"
 else
 	fail "$N: sensor alive after two reloads" "it died: $(tail -3 "$T/sensor.err" | tr '\n' ' ')"
+fi
+
+# the port is quiet now: what the sensor logged is on disk within a second
+# or two (written out once a second), while it still runs
+lines4() { [ "$(grep -c . "$T/logs/modbus.jsonl" 2>/dev/null)" = 4 ]; }
+if wait_for 5 lines4 && kill -0 "$SENSOR_PID" 2>/dev/null; then
+	pass "$N: quiet port: the 4 records since the SIGHUP are on disk while the sensor runs"
+else
+	fail "$N: quiet port: records on disk while the sensor runs" \
+		"$(grep -c . "$T/logs/modbus.jsonl" 2>&1) lines in modbus.jsonl"
 fi
 
 kill "$SRV_PID" 2>/dev/null; wait_for 5 dead "$SRV_PID"; SRV_PID=
@@ -248,13 +264,28 @@ fi
 # ---- what it captured, logged, stored ----
 LOG=$T/logs/modbus.jsonl
 reqs=$(python3 -c 'import json,sys
-rs=[json.loads(l) for l in open(sys.argv[1])]
+rs=[json.loads(l) for f in sys.argv[1:] for l in open(f)]
 q=[r for r in rs if r["direction"]=="request"]
-print(len(rs), len(set(r["flow_id"] for r in rs)), " ".join(str(r["src_zone"]) for r in q))' "$LOG" 2>&1)
+print(len(rs), len(set(r["flow_id"] for r in rs)), " ".join(str(r["src_zone"]) for r in q))' "$LOG.1" "$LOG" 2>&1)
 # 3 requests + 3 responses, one flow throughout; zones: before the reload,
 # after it, and after the rejected file (the reloaded zones stay)
 expect_eq "$N: one flow kept across reloads, re-zoned by the new file, kept by the broken one" \
 	"$reqs" "6 1 scada eng eng"
+# the moved log got the first write (request and response), still buffered
+# when it was moved; the new one the two after the SIGHUP
+values() { python3 -c 'import json,sys
+print(" ".join(r["direction"][:3] + ":" + str(r.get("values", r.get("value", "?"))) for r in map(json.loads, open(sys.argv[1]))))' "$1" 2>&1; }
+expect_eq "$N: SIGHUP: the moved modbus.jsonl holds the write before it" \
+	"$(values "$LOG.1")" "req:111 res:111"
+expect_eq "$N: SIGHUP: a new modbus.jsonl holds the writes after it" \
+	"$(values "$LOG")" "req:222 res:222 req:333 res:333"
+expect_eq "$N: SIGHUP: eve.json moved away, the alert before it inside, a new one made" \
+	"$(grep -c zone.op_not_allowed "$T/logs/eve.json.1" 2>&1):$([ -f "$T/logs/eve.json" ] && echo new)" "1:new"
+if grep -q "log write errors 0, logs reopened on SIGHUP 2" "$T/sensor.err"; then
+	pass "$N: both SIGHUPs reopened the logs, no write error"
+else
+	fail "$N: both SIGHUPs reopened the logs, no write error" "$(grep "log records" "$T/sensor.err")"
+fi
 got=$(sql "$T/live.db" "SELECT signature, src_zone, dest_zone, sum(count) FROM alerts GROUP BY 1, 2, 3")
 expect_eq "$N: store: only the write before the reload is outside the conduit" \
 	"$got" "zone.op_not_allowed|scada|plc|1"
@@ -329,5 +360,40 @@ if [ "$rc" = 1 ] && grep -q "no-such-user-here: no such user" "$T/nouser.err"; t
 	pass "$N: --user naming no user is refused"
 else
 	fail "$N: --user naming no user is refused" "status $rc: $(cat "$T/nouser.err")"
+fi
+
+# ---- logrotate with the shipped etc/logrotate.d/mimamori ----
+# The shipped file, pointed at this test's folder, user and sensor: a
+# replay of the demo plant is rotated half-way; the moved and the new
+# modbus.jsonl together hold every record the chroot run above logged.
+if command -v logrotate >/dev/null 2>&1; then
+	RPID=
+	chmod 755 "$T"
+	"$BIN/mimamorid" -r "$T/demo.pcap" --realtime --speed 60 --zones "$ROOT/etc/zones.yaml" \
+		--db "$T/rot.db" --log-dir "$T/rot" --sensor rot >/dev/null 2>"$T/rot.err" &
+	RPID=$!
+	sleep 2
+	sed -e "s|/var/log/mimamori/|$T/rot/|g" \
+	    -e "s|su mimamori mimamori|su $WANT_USER $(id -gn "$WANT_USER")|" \
+	    -e "s|systemctl reload mimamorid.service|kill -HUP $RPID|" \
+		"$ROOT/etc/logrotate.d/mimamori" >"$T/logrotate.conf"
+	if [ "$(grep -c "$T/rot/\|su $WANT_USER \|kill -HUP $RPID" "$T/logrotate.conf")" != 3 ]; then
+		fail "$N: logrotate: the shipped file has its path, su and reload lines" "$(cat "$T/logrotate.conf")"
+	fi
+	logrotate -f -s "$T/logrotate.state" "$T/logrotate.conf" >"$T/logrotate.out" 2>&1
+	expect_eq "$N: logrotate runs the shipped file" "$?:$(cat "$T/logrotate.out")" "0:"
+	wait "$RPID"
+	rc=$?
+	n1=$(grep -c . "$T/rot/modbus.jsonl.1" 2>/dev/null)
+	n2=$(grep -c . "$T/rot/modbus.jsonl" 2>/dev/null)
+	if [ "$rc" = 0 ] && [ "${n1:-0}" -gt 0 ] && [ "${n2:-0}" -gt 0 ] &&
+		[ $((n1 + n2)) = "$n_log" ] && [ -f "$T/rot/eve.json.1" ] &&
+		grep -q "transaction logs reopened" "$T/rot.err"; then
+		pass "$N: logrotate mid-run: $n1 + $n2 records in the moved and the new log, as without rotation ($n_log)"
+	else
+		fail "$N: logrotate mid-run" "status $rc, $n1 + $n2 records, want $n_log in all: $(ls "$T/rot" | tr '\n' ' ') $(grep -i "reopen\|log" "$T/rot.err" | tr '\n' ' ')"
+	fi
+else
+	skip "$N: logrotate with the shipped file" "logrotate is not installed (Debian package logrotate)"
 fi
 exit 0
