@@ -145,10 +145,29 @@ static int free_resolve(void)
 	return nids_free_real ? 0 : -1;
 }
 
+static void flow_detach(struct tcp_stream *a, struct mm_flow *f);
+
+/*
+ * Every other free of a stream that carries a flow of ours comes after our
+ * callback ended the flow (a->user cleared).  One does not: libnids 1.26
+ * frees the stream without a word to its listeners when its client sends a
+ * new SYN on the same four ports more than tcp_flow_timeout (an hour)
+ * after the stream began, and starts a new one (process_tcp, "cleanup
+ * previous"): a PLC or HMI that reconnects from its fixed port after a
+ * reboot whose FIN or RST the span port never showed.  Without this the
+ * flow would stay in our table pointing at a freed stream, and leak.  It is
+ * ended here as on a close, and counted.
+ */
 void nids_free_tcp_stream(struct tcp_stream *a)
 {
+	struct mm_flow *f = a->user;
+
 	if (a->nids_state == NIDS_TIMED_OUT && a->client.state == TCP_SYN_SENT)
 		mm.st.tcp_half_open_evicted++;
+	if (f) {
+		mm.st.tcp_restarted++;
+		flow_detach(a, f);
+	}
 	if (free_resolve() == 0)
 		nids_free_real(a);
 }
@@ -1048,13 +1067,18 @@ static void tcp_callback(struct tcp_stream *a, void **param)
 		tcp_data(a, f);
 		return;
 	default: /* NIDS_CLOSE, NIDS_RESET, NIDS_TIMED_OUT, NIDS_EXITING */
-		if (f) {
-			hole_list_del(f);
-			a->user = NULL;
-			flow_end(f);
-		}
+		if (f)
+			flow_detach(a, f);
 		return;
 	}
+}
+
+/* the stream's end is the flow's: off the hole list, out of the stream */
+static void flow_detach(struct tcp_stream *a, struct mm_flow *f)
+{
+	hole_list_del(f);
+	a->user = NULL;
+	flow_end(f);
 }
 
 int reasm_init(char *err, size_t errlen)

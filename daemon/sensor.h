@@ -108,6 +108,8 @@ struct mm_stats {
 	uint64_t tcp_half_open_evicted; /* half-open streams pushed out of a
 					 * full table (libnids: no warning) */
 	uint64_t tcp_fast;        /* in-order segments that bypassed libnids */
+	uint64_t tcp_restarted;   /* streams libnids dropped for a new SYN on
+				   * their ports, their flows ended (reasm.c) */
 	uint64_t udp_datagrams;
 	uint64_t udp_flows;
 	uint64_t udp_flows_evicted;

@@ -59,6 +59,7 @@ void mm_stats_json(struct mm_rec *r)
 	rec_uint(r, "other_packets", s->tcp_other_packets);
 	rec_uint(r, "half_open_evicted", s->tcp_half_open_evicted);
 	rec_uint(r, "fast_path", s->tcp_fast);
+	rec_uint(r, "restarted", s->tcp_restarted);
 	rec_obj_end(r);
 	rec_obj_begin(r, "udp");
 	rec_uint(r, "datagrams", s->udp_datagrams);
@@ -152,6 +153,9 @@ void mm_stats_print(FILE *f)
 		fprintf(f, "  TCP table full (tcp.max_streams): %llu established and %llu half-open streams pushed out\n",
 			(unsigned long long)s->nids_warn[NIDS_WARN_TCP_TOOMUCH],
 			(unsigned long long)s->tcp_half_open_evicted);
+	if (s->tcp_restarted)
+		fprintf(f, "  TCP connections restarted on the same ports (new SYN after "
+			"an hour): %llu\n", (unsigned long long)s->tcp_restarted);
 	fprintf(f, "  UDP datagrams %llu, flows %llu (evicted %llu); flows excluded %llu; libnids warnings %llu\n",
 		(unsigned long long)s->udp_datagrams, (unsigned long long)s->udp_flows,
 		(unsigned long long)s->udp_flows_evicted,

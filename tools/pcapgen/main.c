@@ -12,6 +12,8 @@
  *                             missing from the capture
  *   midstream                 the same flow, capture starting after the
  *                             handshake and the first exchanges
+ *   reconnect                 one Modbus client that reconnects from the
+ *                             same port two hours later (pcaps/regress/)
  *   streams --flows N [--half-open M]
  *                             N concurrent TCP connections (+ M SYN-only
  *                             attempts), for memory tests

@@ -708,14 +708,21 @@ static void gen_demo(uint64_t seed)
 #define SINGLE_LOST 25  /* index of the request that is missing in `gap` */
 #define SINGLE_SKIP 5   /* exchanges cut off before `midstream` starts */
 
+/* SCADA-01 and PLC-L1-01 of the demo plant, alone (gap, midstream,
+ * reconnect) */
+static void single_pair(struct rng *r, struct mbdev *plc, uint64_t seed)
+{
+	rng_seed(r, seed);
+	host_windows(DEMO_SCADA);
+	host_embedded(DEMO_PLC1, 8192);
+	mbdev_init(plc, seed ^ 1, 64, 64, 200, 100);
+}
+
 static void gen_single(uint64_t seed, bool gap, bool midstream)
 {
 	struct rng r;
-	rng_seed(&r, seed);
-	host_windows(DEMO_SCADA);
-	host_embedded(DEMO_PLC1, 8192);
 	struct mbdev plc;
-	mbdev_init(&plc, seed ^ 1, 64, 64, 200, 100);
+	single_pair(&r, &plc, seed);
 	struct mbs s;
 	mbs_init(&s, &r, &plc, DEMO_SCADA, DEMO_PLC1, 1);
 	uint64_t t = mbs_open(&s, PG_MS(100));
@@ -877,6 +884,39 @@ static int run_midstream(int argc, char **argv, uint64_t seed)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* reconnect: SCADA polls PLC-1 from its fixed source port; the connection
+ * ends unseen (a PLC power cycle: no FIN or RST reaches the span port) and
+ * two hours later SCADA connects again from the same port, polls and
+ * closes.  libnids 1.26 drops the old stream for the new SYN without a
+ * word to its listeners (daemon/reasm.c, nids_free_tcp_stream): the sensor
+ * must end the old flow and dissect the new connection as a flow of its
+ * own (pcaps/regress/reconnect.pcap). */
+#define RECONNECT_N 10
+#define RECONNECT_PORT 50200
+
+static int run_reconnect(int argc, char **argv, uint64_t seed)
+{
+	(void)argc;
+	(void)argv;
+	struct rng r;
+	struct mbdev plc;
+	single_pair(&r, &plc, seed);
+	for (int c = 0; c < 2; c++) {
+		uint64_t t0 = PG_MS(100) + (uint64_t)c * PG_MS(2 * 3600 * 1000);
+		struct mbs s;
+		mbs_init(&s, &r, &plc, DEMO_SCADA, DEMO_PLC1, 1);
+		s.tc.port[C2S] = RECONNECT_PORT;
+		uint64_t t = mbs_open(&s, t0);
+		for (unsigned i = 0; i < RECONNECT_N; i++)
+			t = mbs_read(&s, t0 + PG_MS(200) + PG_MS(250) * i,
+				     MB_FC_READ_HOLDING_REGISTERS, i * 10, 10);
+		if (c == 1) /* the first connection just stops */
+			mbs_close(&s, t + PG_MS(300));
+	}
+	return 0;
+}
+
 static int run_streams(int argc, char **argv, uint64_t seed)
 {
 	gen_streams(seed, gen_opt_num(argc, argv, "--flows", 1000),
@@ -890,6 +930,8 @@ const struct gen_scenario gen_modbus_scenarios[] = {
 	{"gap", "", "one Modbus flow, one client segment lost", run_gap, false},
 	{"midstream", "", "one Modbus flow, capture starts after the handshake",
 	 run_midstream, false},
+	{"reconnect", "", "one Modbus client reconnecting from its port 2 h later",
+	 run_reconnect, false},
 	{"streams", "--flows N [--half-open M]",
 	 "N concurrent connections, M SYN-only attempts", run_streams, false},
 	{"violations", "[--requests N]",
