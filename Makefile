@@ -12,6 +12,7 @@
 #   make asan     the same binaries with AddressSanitizer/UBSan in build/san
 #   make test SANITIZE=1   the sanitized pass only
 #   make install  PREFIX=/usr/local, DESTDIR: programs, /etc/mimamori, units
+#   make fuzz     every libFuzzer target, ten minutes each (FUZZ_SECONDS)
 #   make scenarios  rebuild the exercise kit's captures (pcaps/scenarios/):
 #                 generated ones bit for bit, Modbus ones recorded live (root)
 
@@ -63,7 +64,7 @@ UNIT  = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 PEERS = $(patsubst tests/peers/%.c,$(B)/tests/%,$(wildcard tests/peers/*.c))
 BENCH = $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all deps bench-deps bench-live bench-streams demo test check bench asan clean tools tests-build fuzz fuzz-run install
+.PHONY: all deps bench-deps bench-live bench-streams demo test check bench asan clean tools tests-build fuzz fuzz-build fuzz-run install
 
 all: $(PROGS) $(TOOLS)
 
@@ -139,14 +140,25 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(LIBD) $(LIBSTORE) $(LIBMM)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tools: $(TOOLS)
-fuzz: $(FUZZ)
+fuzz-build: $(FUZZ)
 
-# make fuzz-run FUZZ_TARGET=s7comm FUZZ_SECONDS=600: run one target on its
+# make fuzz [FUZZ_SECONDS=600]: every target in turn, each for FUZZ_SECONDS
+# (ten minutes by default) on its corpus; stops at the first that finds a
+# crash, a leak or (fuzz_pipeline) a flow outliving its input, with the
+# input in build/fuzz/artifacts/
+FUZZ_SECONDS ?= 600
+FUZZ_NAMES = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+fuzz: $(FUZZ)
+	@for t in $(FUZZ_NAMES); do \
+		$(MAKE) --no-print-directory fuzz-run FUZZ_TARGET=$$t || exit 1; \
+	done
+
+# make fuzz-run FUZZ_TARGET=s7comm [FUZZ_SECONDS=60]: run one target on its
 # corpus (tests/fuzz/corpus/NAME, seeded by the target's own README)
-FUZZ_SECONDS ?= 60
 fuzz-run: $(B)/fuzz/fuzz_$(FUZZ_TARGET)
-	@mkdir -p $(B)/fuzz/corpus-$(FUZZ_TARGET)
+	@mkdir -p $(B)/fuzz/corpus-$(FUZZ_TARGET) $(B)/fuzz/artifacts
 	$(B)/fuzz/fuzz_$(FUZZ_TARGET) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-artifact_prefix=$(B)/fuzz/artifacts/$(FUZZ_TARGET)- \
 		$(FUZZ_ARGS_$(FUZZ_TARGET)) \
 		$(B)/fuzz/corpus-$(FUZZ_TARGET) tests/fuzz/corpus/$(FUZZ_TARGET)
 tests-build: all $(UNIT) $(PEERS)
