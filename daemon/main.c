@@ -315,8 +315,12 @@ static int setup(char *err, size_t errlen)
 	mm.zones = zone_model_load(mm.cfg.zones_path, err, errlen);
 	if (!mm.zones)
 		return -1;
-	/* MAC vendors for the asset records; without ieee-data, none */
+	/* MAC vendors for the asset records; without ieee-data, none.  Read
+	 * at the first lookup, but inside a chroot its folder is out of
+	 * reach: then now */
 	mm.oui = oui_load(OUI_DEFAULT_DIR);
+	if (mm.cfg.chroot_dir)
+		(void)oui_count(mm.oui);
 	mm.rec_log = rec_new();
 	mm.rec_alert = rec_new();
 	mm.rec_misc = rec_new();

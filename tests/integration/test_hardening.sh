@@ -345,6 +345,14 @@ fi
 "$BIN/mimamorid" -q -r "$T/demo.pcap" --zones "$ROOT/etc/zones.yaml" --db "$T/null.db" \
 	--stats-json >/dev/null 2>"$T/null.err"
 expect_eq "$N: --stats-json to /dev/null under the filter" "$?" 0
+# the IEEE registry lies outside the jail: MAC vendors as without it
+vendors() { sql "$1" "SELECT count(*) FROM assets WHERE facts LIKE '%\"mac_vendor\":%'" 2>&1; }
+v_free=$(vendors "$T/null.db") v_jail=$(vendors "$T/jail/j.db")
+if [ "${v_free:-0}" -gt 0 ] 2>/dev/null && [ "$v_jail" = "$v_free" ]; then
+	pass "$N: --chroot: MAC vendors of $v_jail assets, as without it"
+else
+	fail "$N: --chroot: MAC vendors as without it" "$v_jail in the jail, $v_free without"
+fi
 "$BIN/mimamorid" -q -r "$T/demo.pcap" --zones "$ROOT/etc/zones.yaml" --db "$T/x.db" \
 	--log-dir "$T/outside" --chroot "$T/jail" 2>"$T/outside.err"
 rc=$?
