@@ -27,6 +27,7 @@ void mm_cfg_defaults(struct mm_cfg *c)
 	c->db_path = "mimamori.db";
 	c->snaplen = 262144;
 	c->buffer_mb = 64;
+	c->log_queue_mb = 8;
 	c->promisc = true;
 	c->max_streams = 100000;
 	c->udp_flows_max = 65536;
@@ -261,6 +262,8 @@ static int set_key(struct cfg_parse *p, struct mm_cfg *c, const char *sect,
 		return get_str(p, v, k, &c->store_ep);
 	if (IS("", "log_dir"))
 		return get_str(p, v, k, &c->log_dir);
+	if (IS("", "log_queue_mb"))
+		return get_int(p, v, k, 1, 1024, &c->log_queue_mb);
 	if (IS("", "hosts_max"))
 		return get_int(p, v, k, 16, 1 << 22, &c->hosts_max);
 	if (IS("capture", "interface"))

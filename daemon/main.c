@@ -18,6 +18,7 @@
 
 #include "../store/store.h"
 #include "oui.h"
+#include "logw.h"
 #include "sensor.h"
 #include "store_cfg.h"
 
@@ -401,6 +402,7 @@ static void teardown(void)
 	if (mm.zctx)
 		zmq_ctx_term(mm.zctx);
 	txlog_close();
+	logw_stop(mm.cfg.flush_timeout_ms);
 	reload_free();
 	hosts_free();
 	observe_free();
@@ -498,6 +500,8 @@ int main(int argc, char **argv)
 	/* the keys seen since their last report, while the link still takes
 	 * records (observe.c) */
 	observe_finish();
+	/* every log line on disk before the statistics count the writes */
+	txlog_sync();
 	write_stats();
 	/* the embedded store commits what comes now without waiting for more */
 	store_server_drain(mm.store);

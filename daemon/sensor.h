@@ -56,6 +56,7 @@ struct mm_cfg {
 	const char *sensor;      /* --sensor, default: host name */
 	int snaplen;
 	int buffer_mb;           /* kernel capture buffer */
+	int log_queue_mb;        /* log data that may wait for the disk */
 	bool promisc;
 	int max_streams;         /* concurrent TCP streams libnids keeps */
 	int udp_flows_max;       /* concurrent UDP flows we keep */
@@ -146,6 +147,8 @@ void mm_stats_print(FILE *f);
 
 /* ---------------- the sensor (one per process) ---------------- */
 
+struct logw; /* a log file written by logw.c's thread */
+
 struct mm_sensor {
 	struct mm_cfg cfg;
 	struct zone_model *zones;
@@ -159,8 +162,9 @@ struct mm_sensor {
 	/* scratch records: a dissector may raise an alert while it builds
 	 * its log record, so each has its own */
 	struct mm_rec *rec_log, *rec_alert, *rec_misc;
-	FILE *logs[MM_MAX_DISSECTORS]; /* transaction logs, opened lazily */
-	FILE *eve;                  /* log_dir/eve.json, or NULL */
+	struct logw *logs[MM_MAX_DISSECTORS]; /* transaction logs, opened
+					       * lazily (logw.c) */
+	struct logw *eve;           /* log_dir/eve.json, or NULL */
 	int n_dissectors;
 	/* the link-layer and IP addresses of the frame being processed */
 	uint8_t cur_src_mac[6], cur_dst_mac[6];
@@ -354,6 +358,7 @@ void txlog_write_line(FILE *fp, const char *s, size_t n);
 void txlog_close(void);
 void txlog_reopen(void);
 void txlog_tick(void);
+void txlog_sync(void);
 void txlog_alert_line(const char *s, size_t n);
 
 /* ---------------- hosts and asset facts (hosts.c) ---------------- */

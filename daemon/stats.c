@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "../store/store.h"
+#include "logw.h"
 #include "sensor.h"
 
 /* libnids' warning numbers (nids.h) by name, for the stats record */
@@ -28,6 +29,7 @@ void mm_stats_json(struct mm_rec *r)
 {
 	const struct mm_stats *s = &mm.st;
 	struct mm_link_stats ls = { 0 };
+	uint64_t log_errors, log_dropped;
 	char ts[40];
 
 	if (mm.link)
@@ -91,7 +93,9 @@ void mm_stats_json(struct mm_rec *r)
 	rec_uint(r, "backlog", ls.backlog);
 	rec_obj_end(r);
 	rec_uint(r, "log_records", s->log_records);
-	rec_uint(r, "log_errors", s->log_errors);
+	logw_counts(&log_errors, &log_dropped);
+	rec_uint(r, "log_errors", s->log_errors + log_errors);
+	rec_uint(r, "log_dropped", log_dropped);
 	rec_uint(r, "log_reopens", s->log_reopens);
 	rec_uint(r, "hosts_table_full", s->hosts_table_full);
 	rec_uint(r, "mac_changes", s->mac_changes);
@@ -129,6 +133,11 @@ void mm_stats_print(FILE *f)
 {
 	const struct mm_stats *s = &mm.st;
 	struct mm_link_stats ls = { 0 };
+	uint64_t log_errors, log_dropped;
+
+	/* the log writer's own counts (logw.c) */
+	logw_counts(&log_errors, &log_dropped);
+	log_errors += s->log_errors;
 
 	if (mm.link)
 		mm_link_stats(mm.link, &ls);
@@ -172,11 +181,13 @@ void mm_stats_print(FILE *f)
 		"%llu acknowledged by the store, %llu unacknowledged, %llu dropped\n",
 		(unsigned long long)ls.queued, (unsigned long long)ls.acked,
 		(unsigned long long)ls.backlog, (unsigned long long)ls.dropped);
-	if (s->log_records || s->log_errors || s->log_reopens)
-		fprintf(f, "  log records %llu, log write errors %llu, logs "
-			"reopened on SIGHUP %llu\n",
+	if (s->log_records || log_errors || s->log_reopens || log_dropped)
+		fprintf(f, "  log records %llu, log write errors %llu, lines "
+			"dropped for a full disk queue %llu, logs reopened on "
+			"SIGHUP %llu\n",
 			(unsigned long long)s->log_records,
-			(unsigned long long)s->log_errors,
+			(unsigned long long)log_errors,
+			(unsigned long long)log_dropped,
 			(unsigned long long)s->log_reopens);
 	fprintf(f, "  baseline (%s): %llu keys, %llu reports, %llu evicted (table "
 		"full), %llu switches learn -> detect, %llu refused by the link\n",

@@ -4,8 +4,9 @@
  * DIR/eve.json with every alert, for EVE consumers (Filebeat, EveBox).
  *
  * Records are built only when a log is on (mm_txlog_begin returns NULL
- * otherwise), written through large stdio buffers, and a failed write is
- * counted, never fatal: the packet path never exits.
+ * otherwise) and handed to logw.c, whose thread writes them: the capture
+ * thread never waits on the disk.  A failed write is counted, never fatal:
+ * the packet path never exits.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -15,22 +16,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "logw.h"
 #include "sensor.h"
-
-#define LOG_BUFFER (1 << 20)
 
 static char *log_dir;
 
-/*
- * The stdio buffers of the logs, ours, one per log slot (a dissector's
- * index; eve.json the last): setvbuf takes its size only with a buffer of
- * the caller's (given NULL, glibc keeps a buffer of the file's st_blksize,
- * 4 KiB: one write(2) per 4 KiB of log, 77,000 a bench run).  A slot's
- * buffer serves the log again when SIGHUP reopens it; freed after the last
- * fclose.
- */
+/* log slots: a dissector's index; eve.json the last */
 #define EVE_SLOT MM_MAX_DISSECTORS
-static char *log_bufs[MM_MAX_DISSECTORS + 1];
 /* a log that failed to open was said once: its next records only count */
 static bool open_failed[MM_MAX_DISSECTORS + 1];
 
@@ -55,14 +47,14 @@ struct hdr_slot {
 static struct hdr_slot *hdr_cache;
 static struct mm_rec *hdr_rec;
 
-static FILE *open_log(const char *name, int slot, bool running)
+static struct logw *open_log(const char *name, int slot, bool running)
 {
 	char path[4096];
-	FILE *fp;
+	struct logw *w;
 
 	snprintf(path, sizeof(path), "%s/%s", log_dir, name);
-	fp = fopen(path, "a");
-	if (!fp) {
+	w = logw_open(path);
+	if (!w) {
 		/* at start the caller refuses to run; later it is said once */
 		if (running && !open_failed[slot])
 			fprintf(stderr, "mimamorid: %s: %s; its records are "
@@ -72,11 +64,7 @@ static FILE *open_log(const char *name, int slot, bool running)
 		return NULL;
 	}
 	open_failed[slot] = false;
-	/* without a buffer of ours (out of memory), stdio's own */
-	if (!log_bufs[slot])
-		log_bufs[slot] = malloc(LOG_BUFFER);
-	setvbuf(fp, log_bufs[slot], _IOFBF, LOG_BUFFER);
-	return fp;
+	return w;
 }
 
 int txlog_open_dir(const char *dir, char *err, size_t errlen)
@@ -91,6 +79,11 @@ int txlog_open_dir(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: not a directory", dir);
 		return -1;
 	}
+	/* reading a capture file, a line may wait for a buffer; live, none
+	 * does (logw.c) */
+	if (logw_start(mm.cfg.pcap_file != NULL,
+		       (size_t)mm.cfg.log_queue_mb << 20, err, errlen) < 0)
+		return -1;
 	log_dir = strdup(dir);
 	hdr_cache = calloc(HDR_SLOTS, sizeof(*hdr_cache));
 	hdr_rec = rec_new();
@@ -108,8 +101,7 @@ int txlog_open_dir(const char *dir, char *err, size_t errlen)
 
 void txlog_write_line(FILE *fp, const char *s, size_t n)
 {
-	/* unlocked: each log is written by the capture thread alone (main.c
-	 * writes stats.jsonl through a FILE of its own) */
+	/* unlocked: main.c's stats.jsonl, a FILE of its own */
 	if (fwrite_unlocked(s, 1, n, fp) != n || putc_unlocked('\n', fp) == EOF)
 		mm.st.log_errors++;
 }
@@ -189,17 +181,17 @@ void txlog_end(struct mm_flow *f, struct mm_rec *r)
 	const char *s = rec_finish(r, &n);
 
 	mm.st.log_records++;
-	txlog_write_line(mm.logs[f->d_index], s, n);
+	logw_line(mm.logs[f->d_index], s, n); /* dropped: counted there */
 }
 
 /*
- * Written out once a second of wall time on a live port and in a
- * --realtime replay (capture.c calls this between batches of packets,
- * never per packet of a file read as fast as it goes): with 1 MiB buffers
- * a quiet plant's records would wait hours in memory, unseen by `tail -f`
- * and Filebeat, lost with the process, and a file logrotate finds empty
- * (notifempty) would never rotate.  CLOCK_MONOTONIC_COARSE: no system
- * call (vDSO).
+ * Handed to the writer once a second of wall time on a live port and in
+ * a --realtime replay (capture.c calls this between batches of packets,
+ * never per packet of a file read as fast as it goes): with 256 KiB
+ * buffers a quiet plant's records would wait hours in memory, unseen by
+ * `tail -f` and Filebeat, lost with the process, and a file logrotate
+ * finds empty (notifempty) would never rotate.  CLOCK_MONOTONIC_COARSE:
+ * no system call (vDSO).
  */
 void txlog_tick(void)
 {
@@ -214,18 +206,41 @@ void txlog_tick(void)
 		return;
 	last = now;
 	for (int i = 0; i < MM_MAX_DISSECTORS; i++)
-		if (mm.logs[i] && fflush(mm.logs[i]) != 0)
-			mm.st.log_errors++;
-	if (mm.eve && fflush(mm.eve) != 0)
-		mm.st.log_errors++;
+		logw_flush(mm.logs[i]);
+	logw_flush(mm.eve);
 }
 
-/* close one log, its buffer written out; a failed write is counted */
-static void close_log(FILE **fp)
+/* what the writer has not written within the exit's flush timeout: said,
+ * and counted as one write error */
+static void drain(void)
 {
-	if (*fp && fclose(*fp) != 0)
-		mm.st.log_errors++;
-	*fp = NULL;
+	static bool said;
+	size_t left = 0;
+
+	if (logw_drain(mm.cfg.flush_timeout_ms, &left) || said)
+		return;
+	said = true;
+	fprintf(stderr, "mimamorid: %zu bytes of transaction logs not written: "
+		"the disk under %s took nothing for %d ms\n", left,
+		log_dir ? log_dir : "the log folder", mm.cfg.flush_timeout_ms);
+	mm.st.log_errors++;
+}
+
+/* every log's buffered lines written, before the exit statistics */
+void txlog_sync(void)
+{
+	for (int i = 0; i < MM_MAX_DISSECTORS; i++)
+		logw_flush(mm.logs[i]);
+	logw_flush(mm.eve);
+	drain();
+}
+
+/* close one log: the writer writes what it had, then closes it (a
+ * failure counted there) */
+static void close_log(struct logw **w)
+{
+	logw_close(*w);
+	*w = NULL;
 }
 
 /*
@@ -255,20 +270,18 @@ void txlog_reopen(void)
 void txlog_alert_line(const char *s, size_t n)
 {
 	if (mm.eve)
-		txlog_write_line(mm.eve, s, n);
+		logw_line(mm.eve, s, n);
 	else if (log_dir)
 		mm.st.log_errors++;
 }
 
+/* every log closed; what they held is on disk when this returns */
 void txlog_close(void)
 {
 	for (int i = 0; i < MM_MAX_DISSECTORS; i++)
 		close_log(&mm.logs[i]);
 	close_log(&mm.eve);
-	for (int i = 0; i <= EVE_SLOT; i++) {
-		free(log_bufs[i]);
-		log_bufs[i] = NULL;
-	}
+	drain();
 	free(log_dir);
 	log_dir = NULL;
 	free(hdr_cache);

@@ -25,6 +25,7 @@
 
 #include <sanitizer/common_interface_defs.h>
 
+#include "../../daemon/logw.h"
 #include "../../daemon/sensor.h"
 
 struct mm_sensor mm;
@@ -85,10 +86,10 @@ static void setup_once(void)
 	/* every transaction log on, written to /dev/null */
 	if (!mkdtemp(dir) || txlog_open_dir(dir, err, sizeof(err)) < 0)
 		abort();
-	fclose(mm.eve);
-	mm.eve = fopen("/dev/null", "w");
+	logw_close(mm.eve);
+	mm.eve = logw_open("/dev/null");
 	for (int i = 0; i < mm.n_dissectors; i++)
-		mm.logs[i] = fopen("/dev/null", "w");
+		mm.logs[i] = logw_open("/dev/null");
 	{
 		char eve[sizeof(dir) + 16];
 		snprintf(eve, sizeof(eve), "%s/eve.json", dir);

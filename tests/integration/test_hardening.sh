@@ -281,7 +281,7 @@ expect_eq "$N: SIGHUP: a new modbus.jsonl holds the writes after it" \
 	"$(values "$LOG")" "req:222 res:222 req:333 res:333"
 expect_eq "$N: SIGHUP: eve.json moved away, the alert before it inside, a new one made" \
 	"$(grep -c zone.op_not_allowed "$T/logs/eve.json.1" 2>&1):$([ -f "$T/logs/eve.json" ] && echo new)" "1:new"
-if grep -q "log write errors 0, logs reopened on SIGHUP 2" "$T/sensor.err"; then
+if grep -q "log write errors 0, lines dropped for a full disk queue 0, logs reopened on SIGHUP 2" "$T/sensor.err"; then
 	pass "$N: both SIGHUPs reopened the logs, no write error"
 else
 	fail "$N: both SIGHUPs reopened the logs, no write error" "$(grep "log records" "$T/sensor.err")"

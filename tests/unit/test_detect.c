@@ -8,7 +8,7 @@
  *
  * Time is the packets' own: every call sets mm.now, so an hour of attack
  * takes no time here.  Alerts are read back from the EVE lines the sensor
- * writes (mm.eve, an in-memory stream).
+ * writes (mm.eve, a temporary file read back after each step).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "../../daemon/logw.h"
 #include "../../daemon/sensor.h"
 
 #include "cfg_fixture.h"
@@ -45,6 +46,27 @@ static const char zones_yaml[] =
 
 static char *eve_buf;
 static size_t eve_len;
+static char eve_path[] = "/tmp/mm-test-detect-XXXXXX";
+
+/* eve.json as written so far, into eve_buf (logw.c without its thread
+ * writes at once what is flushed) */
+static void read_eve(void)
+{
+	FILE *fp;
+	long n = 0;
+
+	logw_flush(mm.eve);
+	free(eve_buf);
+	eve_buf = NULL;
+	eve_len = 0;
+	fp = fopen(eve_path, "r");
+	if (!fp || fseek(fp, 0, SEEK_END) != 0 || (n = ftell(fp)) < 0 ||
+	    fseek(fp, 0, SEEK_SET) != 0 || !(eve_buf = calloc(1, (size_t)n + 1)) ||
+	    fread(eve_buf, 1, (size_t)n, fp) != (size_t)n)
+		fail_msg("cannot read back %s", eve_path);
+	eve_len = (size_t)n;
+	fclose(fp);
+}
 
 static void at(double t)
 {
@@ -68,7 +90,12 @@ static int setup(void **state)
 	}
 	eve_buf = NULL;
 	eve_len = 0;
-	mm.eve = open_memstream(&eve_buf, &eve_len);
+	strcpy(eve_path, "/tmp/mm-test-detect-XXXXXX");
+	int fd = mkstemp(eve_path);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	mm.eve = logw_open(eve_path);
 	detect_cfg_defaults(&detect_cfg);
 	detect_reset();
 	at(T0);
@@ -78,8 +105,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	fclose(mm.eve);
+	logw_close(mm.eve);
+	mm.eve = NULL;
+	unlink(eve_path);
 	free(eve_buf);
+	eve_buf = NULL;
 	rec_free(mm.rec_alert);
 	zone_model_free(mm.zones);
 	return 0;
@@ -91,7 +121,7 @@ static int alerts(const char *sig)
 	char pat[96];
 	int n = 0;
 
-	fflush(mm.eve);
+	read_eve();
 	snprintf(pat, sizeof(pat), "\"signature\":\"%s\"", sig);
 	for (const char *p = eve_buf; p && (p = strstr(p, pat)); p += strlen(pat))
 		n++;
@@ -110,7 +140,7 @@ static const char *last_alert(void)
 	static char line[4096];
 	const char *end, *start;
 
-	fflush(mm.eve);
+	read_eve();
 	if (!eve_buf || !eve_len)
 		return "";
 	end = eve_buf + eve_len - 1; /* the newline */
