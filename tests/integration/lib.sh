@@ -16,6 +16,14 @@ check() { n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "command failed: 
 have_shared() { [ -d "$PCAPS" ] && [ -f "$PCAPS/INVENTORY.tsv" ]; }
 have_tshark() { command -v tshark >/dev/null 2>&1; }
 tmpdir() { d=$(mktemp -d /tmp/mm-test.XXXXXX); echo "$d"; }
+# cleanup_on_exit VAR...: when the test ends (or is interrupted), kill the
+# processes whose PIDs the named variables hold at that moment (empty: none)
+# and remove the folder $T
+cleanup_on_exit() {
+	cleanup_vars="$*"
+	trap 'for cv in $cleanup_vars; do eval "for cp in \$$cv; do kill \"\$cp\" 2>/dev/null; done"; done; rm -rf "$T"' EXIT
+	trap 'exit 1' INT TERM
+}
 
 # live_ready NAME PROGRAM...: may this test capture on lo, with these
 # programs built?  0: yes; 1: no, said as a SKIP (the caller ends, its

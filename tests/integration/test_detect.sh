@@ -29,12 +29,7 @@ GEN=$ROOT/$B/tools/pcapgen
 PEER=$ROOT/$B/tests/modbus_peer
 T=$(tmpdir)
 SENSOR_PID= SRV_PIDS= DUMP_PID=
-cleanup() {
-	for p in $SENSOR_PID $SRV_PIDS $DUMP_PID; do kill "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+cleanup_on_exit SENSOR_PID SRV_PIDS DUMP_PID
 
 # every detector's signature (detect.c's table)
 DETECTORS='modbus.scan modbus.register_sweep modbus.write_flood s7comm.write_flood

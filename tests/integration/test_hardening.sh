@@ -29,12 +29,7 @@ FILTER="tcp port $PORT and host $PLC"
 
 T=$(tmpdir)
 SENSOR_PID= SRV_PID=
-cleanup() {
-	for p in $SENSOR_PID $SRV_PID; do kill "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+cleanup_on_exit SENSOR_PID SRV_PID
 
 expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
 

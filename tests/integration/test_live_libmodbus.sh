@@ -41,12 +41,7 @@ fi
 
 T=$(tmpdir)
 SENSOR_PID= SRV_PIDS=
-cleanup() {
-	for p in $SENSOR_PID $SRV_PIDS; do kill "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+cleanup_on_exit SENSOR_PID SRV_PIDS
 
 # a JSON-lines file as one JSON array file, for sqlite's json_each
 jsonl_to_array() {
