@@ -10,10 +10,11 @@
  * (or the once-a-second tick's partial one) goes on a queue, and this
  * file's thread writes the queue out in order and gives the buffers back.
  *
- * The buffers are a fixed pool (LOGW_POOL x LOGW_BUF).  When all of them
- * wait for the disk, a live sensor drops the line and counts it
- * (logw_dropped): its packets cannot wait either.  Reading a capture file
- * it waits for a buffer instead: the file waits, nothing is lost.
+ * The buffers come from a pool bounded by log_queue_mb, made as needed
+ * and given back beyond a few spare ones.  When all of them wait for the
+ * disk, a live sensor drops the line and counts it (logw_dropped): its
+ * packets cannot wait either.  Reading a capture file it waits for a
+ * buffer instead: the file waits, nothing is lost.
  *
  * Without the thread (unit tests, the fuzz harness) a handed-over buffer
  * is written at once by the caller, with the same results on disk.
@@ -24,12 +25,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "logw.h"
 
 #define LOGW_BUF (256 * 1024)
+#define LOGW_KEEP 4 /* free buffers kept; more go back to the system */
+#define LOGW_FILE_POOL 8 /* reading a file: 2 MiB at the most */
 #define LOGW_POOL_MAX 4096 /* buffers: 1 GiB */
 #define LOGW_JOBS (LOGW_POOL_MAX + 64) /* buffers and closes waiting */
 
@@ -54,7 +58,7 @@ static struct {
 	pthread_cond_t back; /* from the writer: a buffer back, a job done */
 	struct job q[LOGW_JOBS];
 	size_t head, n;
-	char *free_bufs[LOGW_POOL_MAX];
+	char *free_bufs[LOGW_KEEP];
 	size_t n_free, n_made, pool; /* pool: buffers at the most */
 	size_t queued_bytes;
 	bool busy; /* the writer is on a job */
@@ -68,6 +72,30 @@ static struct {
 	.back = PTHREAD_COND_INITIALIZER,
 	.pool = 32, /* without logw_start: 8 MiB */
 };
+
+/*
+ * Pool buffers are mappings of their own: a burst that queued many of them
+ * (a disk slow for a while) gives the memory back to the system when they
+ * come back beyond LOGW_KEEP, so the sensor's RSS returns to where it was.
+ */
+static char *buf_new(void)
+{
+	void *b = mmap(NULL, LOGW_BUF, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return b == MAP_FAILED ? NULL : b;
+}
+
+/* a buffer back to the pool (W.mu held) */
+static void buf_put(char *b)
+{
+	if (W.n_free < LOGW_KEEP) {
+		W.free_bufs[W.n_free++] = b;
+		return;
+	}
+	munmap(b, LOGW_BUF);
+	W.n_made--;
+}
 
 /* all of buf to fd; false when a byte could not be written */
 static bool write_all(int fd, const char *buf, size_t len)
@@ -100,7 +128,7 @@ static void run_job(struct job j)
 	if (j.own)
 		free(j.buf);
 	else if (j.buf)
-		W.free_bufs[W.n_free++] = j.buf;
+		buf_put(j.buf);
 }
 
 static void *writer(void *arg)
@@ -135,6 +163,10 @@ int logw_start(bool may_wait, size_t queue_bytes, char *err, size_t errlen)
 		return 0;
 	W.may_wait = may_wait;
 	W.pool = queue_bytes / LOGW_BUF;
+	/* a capture file waits for the disk: a few buffers keep the writer
+	 * busy, more would only hold memory */
+	if (may_wait && W.pool > LOGW_FILE_POOL)
+		W.pool = LOGW_FILE_POOL;
 	if (W.pool < 2)
 		W.pool = 2;
 	if (W.pool > LOGW_POOL_MAX)
@@ -174,7 +206,7 @@ static char *take_buffer(void)
 		if (W.n_free)
 			return W.free_bufs[--W.n_free];
 		if (W.n_made < W.pool) {
-			char *b = malloc(LOGW_BUF);
+			char *b = buf_new();
 			if (b) {
 				W.n_made++;
 				return b;
@@ -271,7 +303,7 @@ void logw_close(struct logw *w)
 	enqueue((struct job){ .fd = w->fd, .buf = w->len ? w->buf : NULL,
 			      .len = w->len, .close = true });
 	if (!w->len && w->buf)
-		W.free_bufs[W.n_free++] = w->buf; /* unused: back to the pool */
+		buf_put(w->buf); /* unused: back to the pool */
 	pthread_mutex_unlock(&W.mu);
 	free(w);
 }
@@ -333,7 +365,7 @@ void logw_stop(int ms)
 			return; /* its buffers are still in use */
 	}
 	while (W.n_free)
-		free(W.free_bufs[--W.n_free]);
+		munmap(W.free_bufs[--W.n_free], LOGW_BUF);
 	W.n_made = 0;
 }
 
