@@ -193,6 +193,14 @@ void txlog_end(struct mm_flow *f, struct mm_rec *r)
  * finds empty (notifempty) would never rotate.  CLOCK_MONOTONIC_COARSE:
  * no system call (vDSO).
  */
+/* every open log's buffered lines to the writer */
+static void flush_all(void)
+{
+	for (int i = 0; i < MM_MAX_DISSECTORS; i++)
+		logw_flush(mm.logs[i]);
+	logw_flush(mm.eve);
+}
+
 void txlog_tick(void)
 {
 	static struct timespec last;
@@ -205,9 +213,7 @@ void txlog_tick(void)
 	    (now.tv_sec == last.tv_sec + 1 && now.tv_nsec < last.tv_nsec))
 		return;
 	last = now;
-	for (int i = 0; i < MM_MAX_DISSECTORS; i++)
-		logw_flush(mm.logs[i]);
-	logw_flush(mm.eve);
+	flush_all();
 }
 
 /* what the writer has not written within the exit's flush timeout: said,
@@ -229,18 +235,20 @@ static void drain(void)
 /* every log's buffered lines written, before the exit statistics */
 void txlog_sync(void)
 {
-	for (int i = 0; i < MM_MAX_DISSECTORS; i++)
-		logw_flush(mm.logs[i]);
-	logw_flush(mm.eve);
+	flush_all();
 	drain();
 }
 
-/* close one log: the writer writes what it had, then closes it (a
+/* every log closed: the writer writes what each had, then closes it (a
  * failure counted there) */
-static void close_log(struct logw **w)
+static void close_all(void)
 {
-	logw_close(*w);
-	*w = NULL;
+	for (int i = 0; i < MM_MAX_DISSECTORS; i++) {
+		logw_close(mm.logs[i]);
+		mm.logs[i] = NULL;
+	}
+	logw_close(mm.eve);
+	mm.eve = NULL;
 }
 
 /*
@@ -255,9 +263,7 @@ void txlog_reopen(void)
 {
 	if (!log_dir)
 		return;
-	for (int i = 0; i < MM_MAX_DISSECTORS; i++)
-		close_log(&mm.logs[i]);
-	close_log(&mm.eve);
+	close_all();
 	memset(open_failed, 0, sizeof(open_failed));
 	mm.eve = open_log("eve.json", EVE_SLOT, true);
 	mm.st.log_reopens++;
@@ -278,9 +284,7 @@ void txlog_alert_line(const char *s, size_t n)
 /* every log closed; what they held is on disk when this returns */
 void txlog_close(void)
 {
-	for (int i = 0; i < MM_MAX_DISSECTORS; i++)
-		close_log(&mm.logs[i]);
-	close_log(&mm.eve);
+	close_all();
 	drain();
 	free(log_dir);
 	log_dir = NULL;
