@@ -249,37 +249,33 @@ bool logw_line(struct logw *w, const char *s, size_t n)
 {
 	size_t need = n + 1;
 
-	if (w->buf && w->len + need <= LOGW_BUF) {
-		/* the common case: no lock */
-		memcpy(w->buf + w->len, s, n);
-		w->buf[w->len + n] = '\n';
-		w->len += need;
-		return true;
-	}
-	pthread_mutex_lock(&W.mu);
-	hand_over(w);
-	if (need > LOGW_BUF) {
-		/* a line larger than a buffer: a buffer of its own, in order */
-		char *b = malloc(need);
-		if (b) {
-			memcpy(b, s, n);
-			b[n] = '\n';
-			enqueue((struct job){ .fd = w->fd, .buf = b, .len = need,
-					      .own = true });
+	/* the common case, room in the current buffer, takes no lock */
+	if (!w->buf || w->len + need > LOGW_BUF) {
+		bool ok;
+
+		pthread_mutex_lock(&W.mu);
+		hand_over(w);
+		if (need > LOGW_BUF) {
+			/* a line larger than a buffer: one of its own, in
+			 * order after the buffer just handed over */
+			char *b = malloc(need);
+			if (b) {
+				memcpy(b, s, n);
+				b[n] = '\n';
+				enqueue((struct job){ .fd = w->fd, .buf = b,
+						      .len = need, .own = true });
+			}
+			ok = b != NULL;
 		} else {
-			W.dropped++;
+			w->buf = take_buffer();
+			ok = w->buf != NULL;
 		}
+		if (!ok)
+			W.dropped++;
 		pthread_mutex_unlock(&W.mu);
-		return b != NULL;
+		if (!ok || need > LOGW_BUF)
+			return ok;
 	}
-	if (!w->buf)
-		w->buf = take_buffer();
-	if (!w->buf) {
-		W.dropped++;
-		pthread_mutex_unlock(&W.mu);
-		return false;
-	}
-	pthread_mutex_unlock(&W.mu);
 	memcpy(w->buf + w->len, s, n);
 	w->buf[w->len + n] = '\n';
 	w->len += need;
