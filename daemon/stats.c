@@ -25,6 +25,13 @@ static const char *const nids_warn_names[] = {
 
 #define N_WARN_NAMES (sizeof(nids_warn_names) / sizeof(nids_warn_names[0]))
 
+/* log write errors (ours and the writer thread's) and dropped lines */
+static void log_counts(uint64_t *errors, uint64_t *dropped)
+{
+	logw_counts(errors, dropped);
+	*errors += mm.st.log_errors;
+}
+
 void mm_stats_json(struct mm_rec *r)
 {
 	const struct mm_stats *s = &mm.st;
@@ -93,8 +100,8 @@ void mm_stats_json(struct mm_rec *r)
 	rec_uint(r, "backlog", ls.backlog);
 	rec_obj_end(r);
 	rec_uint(r, "log_records", s->log_records);
-	logw_counts(&log_errors, &log_dropped);
-	rec_uint(r, "log_errors", s->log_errors + log_errors);
+	log_counts(&log_errors, &log_dropped);
+	rec_uint(r, "log_errors", log_errors);
 	rec_uint(r, "log_dropped", log_dropped);
 	rec_uint(r, "log_reopens", s->log_reopens);
 	rec_uint(r, "hosts_table_full", s->hosts_table_full);
@@ -135,9 +142,7 @@ void mm_stats_print(FILE *f)
 	struct mm_link_stats ls = { 0 };
 	uint64_t log_errors, log_dropped;
 
-	/* the log writer's own counts (logw.c) */
-	logw_counts(&log_errors, &log_dropped);
-	log_errors += s->log_errors;
+	log_counts(&log_errors, &log_dropped);
 
 	if (mm.link)
 		mm_link_stats(mm.link, &ls);
