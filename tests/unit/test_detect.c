@@ -25,6 +25,7 @@
 #include "../../daemon/sensor.h"
 
 #include "cfg_fixture.h"
+#include "file_fixture.h"
 
 struct mm_sensor mm; /* the sensor's state: ours to set up here */
 
@@ -52,20 +53,9 @@ static char eve_path[] = "/tmp/mm-test-detect-XXXXXX";
  * writes at once what is flushed) */
 static void read_eve(void)
 {
-	FILE *fp;
-	long n = 0;
-
 	logw_flush(mm.eve);
 	free(eve_buf);
-	eve_buf = NULL;
-	eve_len = 0;
-	fp = fopen(eve_path, "r");
-	if (!fp || fseek(fp, 0, SEEK_END) != 0 || (n = ftell(fp)) < 0 ||
-	    fseek(fp, 0, SEEK_SET) != 0 || !(eve_buf = calloc(1, (size_t)n + 1)) ||
-	    fread(eve_buf, 1, (size_t)n, fp) != (size_t)n)
-		fail_msg("cannot read back %s", eve_path);
-	eve_len = (size_t)n;
-	fclose(fp);
+	eve_buf = fx_read_file(eve_path, &eve_len);
 }
 
 static void at(double t)
