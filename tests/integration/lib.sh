@@ -11,6 +11,8 @@ case $BIN in /*) ;; *) BIN=$ROOT/$BIN ;; esac
 pass() { echo "PASS: $1"; }
 fail() { echo "FAIL: $1: $2"; FAILED=1; }
 skip() { echo "SKIP: $1: $2"; }
+# expect_eq NAME GOT WANT: PASS when the two strings are equal
+expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
 # check NAME COMMAND...: PASS when the command succeeds
 check() { n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "command failed: $*"; fi; }
 have_shared() { [ -d "$PCAPS" ] && [ -f "$PCAPS/INVENTORY.tsv" ]; }

@@ -31,8 +31,6 @@ T=$(tmpdir)
 SENSOR_PID= SRV_PID=
 cleanup_on_exit SENSOR_PID SRV_PID
 
-expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
-
 # ------------------------------------------------------------ make install
 # (no root needed: everything under DESTDIR)
 D=$T/dest

@@ -26,8 +26,6 @@ T=$(tmpdir)
 SENSOR_PID= SRV_PID= HOLD_PID=
 cleanup_on_exit SENSOR_PID SRV_PID HOLD_PID
 
-expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
-
 live_ready "$N" "$BIN/mimamorid" "$PEER"
 case $? in
 1) exit 0 ;;

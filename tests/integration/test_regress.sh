@@ -10,8 +10,6 @@ chmod 755 "$T"
 R=$ROOT/pcaps/regress
 GEN=$ROOT/$B/tools/pcapgen
 
-expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi; }
-
 # run NAME CAPTURE: the sensor with every log on; status in $T/NAME/rc
 run() {
 	d=$T/$1

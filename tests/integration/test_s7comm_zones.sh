@@ -27,9 +27,6 @@ run() { # NAME CAPTURE [zones]
 		--log-dir "$T/$1" --sensor "test-$1" >"$T/$1.out" 2>"$T/$1.err"
 	echo $? >"$T/$1.rc"
 }
-expect_eq() { # name got want
-	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi
-}
 alerts() { # NAME: the store's alerts, one line each
 	sqlite3 "$T/$1.db" "SELECT signature, src_ip, dest_ip, ifnull(src_zone,'-'), ifnull(dest_zone,'-'), severity, count, ifnull(json_extract(eve, '\$.alert.metadata.event'), '-') FROM alerts ORDER BY 1,2,3,6"
 }

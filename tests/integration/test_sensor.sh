@@ -27,10 +27,6 @@ for k in sys.argv[2].split("."): d=d[k]
 print(str(d).lower())' "$T/$1.stats" "$2" 2>/dev/null
 }
 records() { [ -f "$T/$1/modbus.jsonl" ] && wc -l <"$T/$1/modbus.jsonl" | tr -d ' ' || echo 0; }
-expect_eq() { # name got want
-	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi
-}
-
 "$GEN" demo "$T/demo.pcap" 2>/dev/null
 "$GEN" gap "$T/gap.pcap" 2>"$T/gap.gen"
 "$GEN" midstream "$T/mid.pcap" 2>"$T/mid.gen"

@@ -63,10 +63,6 @@ d=json.load(open(sys.argv[1]))
 for k in sys.argv[2].split("."): d=d.get(k, 0) if isinstance(d, dict) else 0
 print(d)' "$T/$1.stats" "$2" 2>/dev/null
 }
-expect_eq() { # name got want
-	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi
-}
-
 run empty "$T/empty.pcap"
 run fit "$T/fit.pcap"
 run flood "$T/flood.pcap"
