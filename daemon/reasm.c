@@ -424,8 +424,7 @@ static void hole_fill(struct mm_flow *f, enum mm_dir dir)
 		mm.st.tcp_gaps_abandoned++;
 		hole_clear(f, &f->half[0]);
 		hole_clear(f, &f->half[1]);
-		a->user = NULL;
-		flow_end(f);
+		flow_detach(a, f);
 		nids_free_tcp_stream(a);
 		return;
 	}
